@@ -1,0 +1,56 @@
+"""Replication rules: the YAML a user writes, validated into a typed model.
+
+A rule is Harbor's replication policy as a file: source and destination endpoints (Airflow
+connection ids), the name/tag/resource filters, the destination namespace with Harbor's
+flattening, the trigger and the retry settings. :mod:`~regrep.rules.model` holds the
+models, :mod:`~regrep.rules.loading` reads files and :mod:`~regrep.rules.errors` words the
+problems. Nothing here imports Airflow: the ``regrep`` CLI validates rules without it.
+"""
+
+from __future__ import annotations
+
+from regrep.rules.errors import RuleError
+from regrep.rules.loading import (
+    RULE_SUFFIXES,
+    RULES_DIR_ENV,
+    load_rule,
+    load_rule_files,
+    load_rules,
+    rule_files,
+    rules_dir,
+)
+from regrep.rules.model import (
+    FLATTEN_ALL,
+    EventBasedTrigger,
+    Filters,
+    ManualTrigger,
+    ResourceType,
+    Rule,
+    ScheduledTrigger,
+    TagFilter,
+    Trigger,
+    normalise_cron,
+    replace_namespace,
+)
+
+__all__ = [
+    "FLATTEN_ALL",
+    "RULES_DIR_ENV",
+    "RULE_SUFFIXES",
+    "EventBasedTrigger",
+    "Filters",
+    "ManualTrigger",
+    "ResourceType",
+    "Rule",
+    "RuleError",
+    "ScheduledTrigger",
+    "TagFilter",
+    "Trigger",
+    "load_rule",
+    "load_rule_files",
+    "load_rules",
+    "normalise_cron",
+    "replace_namespace",
+    "rule_files",
+    "rules_dir",
+]

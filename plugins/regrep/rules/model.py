@@ -1,0 +1,272 @@
+"""The rule model: Harbor's replication policy as validated, immutable pydantic models.
+
+Every model forbids unknown fields, so a typo is an error instead of a silently ignored
+setting. Cross-field checks (namespace flattening against the name filter, deletions only
+for event-based rules) live on the field they concern, so their errors name that field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from croniter import CroniterError, croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from regrep import filters
+from regrep.oci import validate_repository
+
+ResourceType = Literal["image", "chart", "artifact"]
+"""Harbor's resource filter: container images, Helm charts, or any other OCI artifact."""
+
+FLATTEN_ALL = -1
+"""``destination_namespace_replace_count`` for Harbor's "Flatten All Levels": keep only the
+last path part (``a/b/c`` with namespace ``n`` becomes ``n/c``)."""
+
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_NAME_MAX = 200  # "replicate_" + name must fit Airflow's 250-character dag_id
+_CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+class _Model(BaseModel):
+    """Base of every rule model: unknown fields are errors and rules are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _checked_pattern(value: str) -> str:
+    filters.validate_pattern(value)
+    return value
+
+
+class TagFilter(_Model):
+    """Harbor's tag filter: a pattern plus whether matching tags are kept or excluded."""
+
+    pattern: str = ""
+    decoration: filters.Decoration = "matches"
+
+    _valid_pattern = field_validator("pattern")(_checked_pattern)
+
+    def accepts(self, tag: str) -> bool:
+        """Return whether ``tag`` passes the filter (an empty pattern passes everything)."""
+        return filters.accepts(self.pattern, tag, self.decoration)
+
+
+class Filters(_Model):
+    """Harbor's resource filters; an absent or empty filter selects everything."""
+
+    name: str = ""
+    tag: TagFilter = Field(default_factory=TagFilter)
+    resource: ResourceType | None = None
+
+    _valid_name = field_validator("name")(_checked_pattern)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _empty_name(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag_shorthand(cls, value: Any) -> Any:
+        """Accept ``tag: "v*"`` for ``tag: {pattern: "v*"}``; report its error on ``tag``."""
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            filters.validate_pattern(value)
+            return {"pattern": value}
+        return value
+
+
+class ManualTrigger(_Model):
+    """Replicate only when someone starts the DAG."""
+
+    type: Literal["manual"]
+
+
+class ScheduledTrigger(_Model):
+    """Replicate on a cron schedule (five fields, or Harbor's six with seconds ``0``)."""
+
+    type: Literal["scheduled"]
+    cron: str
+
+    @field_validator("cron")
+    @classmethod
+    def _five_field_cron(cls, value: str) -> str:
+        return normalise_cron(value)
+
+
+class EventBasedTrigger(_Model):
+    """Replicate when the source reports a push (or a deletion, see ``replicate_deletion``)."""
+
+    type: Literal["event_based"]
+
+
+Trigger = Annotated[
+    ManualTrigger | ScheduledTrigger | EventBasedTrigger, Field(discriminator="type")
+]
+
+
+def normalise_cron(expression: str) -> str:
+    """Return ``expression`` as a five-field cron, or raise ``ValueError`` saying why not.
+
+    Harbor stores six-field crons whose first field is seconds; Airflow schedules by the
+    minute, so a six-field cron is accepted only with seconds ``0`` and that field dropped.
+    """
+    fields = expression.split()
+    if len(fields) == 6:
+        if fields[0] != "0":
+            raise ValueError(
+                f'cron "{expression}": a six-field (Harbor) cron must have 0 in its first '
+                "(seconds) field: Airflow schedules by the minute"
+            )
+        fields = fields[1:]
+    if len(fields) != 5:
+        raise ValueError(
+            f'cron "{expression}": expected five fields "minute hour day-of-month month '
+            'day-of-week", e.g. "0 2 * * *"'
+        )
+    normalised = " ".join(fields)
+    try:
+        croniter(normalised)
+    except CroniterError as exc:
+        raise ValueError(f'cron "{expression}": {exc}') from None
+    return normalised
+
+
+def replace_namespace(repository: str, namespace: str | None, replace_count: int) -> str:
+    """Harbor's ``replaceNamespace``: put ``repository`` under ``namespace`` at the destination.
+
+    ``replace_count`` leading path parts are replaced by the namespace: with ``a/b/c`` and
+    namespace ``n``, 0 gives ``n/a/b/c``, 1 gives ``n/b/c``, 3 gives ``n`` and
+    :data:`FLATTEN_ALL` gives ``n/c``. Replacing more parts than the name has is an error,
+    as in Harbor. Without a namespace the name is unchanged.
+    """
+    if not namespace:
+        return repository
+    parts = repository.split("/")
+    if replace_count == FLATTEN_ALL:
+        kept = parts[-1:]
+    elif replace_count > len(parts):
+        raise ValueError(
+            f'repository "{repository}" has only {len(parts)} path part(s), but '
+            f"destination_namespace_replace_count is {replace_count}"
+        )
+    else:
+        kept = parts[replace_count:]
+    return "/".join([namespace, *kept])
+
+
+class Rule(_Model):
+    """One replication rule; the DAG factory turns each into the DAG ``replicate_<name>``.
+
+    ``source`` and ``destination`` are Airflow connection ids. ``destination_namespace``
+    puts every repository under a namespace; ``destination_namespace_replace_count`` says
+    how many leading path parts it replaces (Harbor's flattening: 0 "No Flattening", 1
+    "Flatten 1 Level", the default once a namespace is set, :data:`FLATTEN_ALL` "Flatten
+    All Levels"; see :func:`replace_namespace`). ``override`` lets a destination tag that
+    points at another digest be overwritten. ``enabled: false`` keeps the DAG paused.
+    ``replicate_deletion`` is Harbor's "Delete remote resources when locally deleted" and
+    only exists for event-based rules.
+    """
+
+    name: str
+    description: str = ""
+    source: str
+    destination: str
+    filters: Filters = Field(default_factory=Filters)
+    destination_namespace: str | None = Field(default=None, validate_default=True)
+    destination_namespace_replace_count: Annotated[int, Field(ge=FLATTEN_ALL)] | None = Field(
+        default=None, validate_default=True
+    )
+    trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="manual"))
+    override: bool = True
+    enabled: bool = True
+    retries: int = Field(default=3, ge=0)
+    retry_delay_minutes: int = Field(default=5, ge=0)
+    replicate_deletion: bool = Field(default=False, validate_default=True)
+
+    @property
+    def dag_id(self) -> str:
+        """The Airflow DAG id of this rule."""
+        return f"replicate_{self.name}"
+
+    def destination_repository(self, source_repository: str) -> str:
+        """Return where ``source_repository`` lands; ``ValueError`` if flattening cannot apply."""
+        count = self.destination_namespace_replace_count
+        return replace_namespace(source_repository, self.destination_namespace, count or 0)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if _NAME_RE.fullmatch(value) is None or len(value) > _NAME_MAX:
+            raise ValueError(
+                f'"{value}" is not a valid rule name: use lowercase letters, digits, ".", "_" '
+                f'and "-", starting with a letter or digit, at most {_NAME_MAX} characters '
+                '(the DAG id is "replicate_<name>")'
+            )
+        return value
+
+    @field_validator("source", "destination")
+    @classmethod
+    def _valid_connection_id(cls, value: str) -> str:
+        if _CONN_ID_RE.fullmatch(value) is None:
+            raise ValueError(
+                f'"{value}" is not a valid Airflow connection id (letters, digits, "_", ".", "-")'
+            )
+        return value
+
+    @field_validator("destination_namespace")
+    @classmethod
+    def _valid_namespace(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            source, destination = info.data.get("source"), info.data.get("destination")
+            if source is not None and source == destination:
+                raise ValueError(
+                    f'source and destination are both "{source}": without a destination '
+                    "namespace every resource would be copied onto itself"
+                )
+            return None
+        try:
+            validate_repository(value)
+        except ValueError:
+            raise ValueError(
+                f'"{value}" is not a valid namespace: use a repository path such as "mirror" '
+                'or "team/mirror" (lowercase letters, digits and the separators ".", "_", "-")'
+            ) from None
+        return value
+
+    @field_validator("destination_namespace_replace_count")
+    @classmethod
+    def _valid_replace_count(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if "destination_namespace" not in info.data:
+            return value  # the namespace itself is invalid and already reported
+        if info.data["destination_namespace"] is None:
+            if value is not None:
+                raise ValueError(
+                    "only applies with destination_namespace (without a namespace the "
+                    "repository name is kept as it is)"
+                )
+            return None
+        count = 1 if value is None else value  # Harbor's default: "Flatten 1 Level"
+        rule_filters = info.data.get("filters")
+        if rule_filters is not None and count > 0:
+            shallow = [d for d in filters.fixed_depths(rule_filters.name) if d < count]
+            if shallow:
+                raise ValueError(
+                    f"replacing {count} leading path part(s) needs repositories with at least "
+                    f'{count} parts, but filters.name "{rule_filters.name}" matches names of '
+                    f"{shallow[0]} part(s)"
+                )
+        return count
+
+    @field_validator("replicate_deletion")
+    @classmethod
+    def _deletion_needs_events(cls, value: bool, info: ValidationInfo) -> bool:
+        trigger = info.data.get("trigger")
+        if value and trigger is not None and trigger.type != "event_based":
+            raise ValueError(
+                f"only applies to event_based triggers, not {trigger.type}: Harbor does not "
+                "replicate deletions for manual or scheduled rules"
+            )
+        return value
