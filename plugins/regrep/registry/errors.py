@@ -1,0 +1,217 @@
+"""Typed registry errors and the one mapping from an HTTP answer to them.
+
+Operators turn these types into task outcomes (retry, fail, skip), so the status lives in
+an attribute, never only inside a string. Messages are written for the person reading the
+Airflow task log: they name the endpoint (the connection id) and the repository, and
+never carry a password, a token or an Authorization header.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Action = Literal["pull", "push", "delete", "list"]
+
+# OCI distribution-spec "Error Codes" that mean "the content is wrong", not "try again".
+_MANIFEST_CODES = frozenset(
+    {"MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNKNOWN"}
+)
+_DETAIL_LIMIT = 300
+
+
+class RegistryError(Exception):
+    """Base of every failure talking to a registry."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        endpoint: str,
+        repository: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.endpoint = endpoint
+        self.repository = repository
+
+
+class Unauthorized(RegistryError):
+    """401: missing or wrong credentials."""
+
+
+class Forbidden(RegistryError):
+    """403, or a token that the auth service would not widen to the needed scope."""
+
+
+class NotFound(RegistryError):
+    """404: the repository, tag, manifest or blob does not exist."""
+
+
+class RateLimited(RegistryError):
+    """429: the registry throttles us; ``retry_after`` is its hint in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        endpoint: str,
+        repository: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, endpoint=endpoint, repository=repository)
+        self.retry_after = retry_after
+
+
+class ServerError(RegistryError):
+    """5xx: the registry failed; transient, the Airflow task retry is the remedy."""
+
+
+class DigestMismatch(RegistryError):
+    """Content does not hash to the digest it was asked or announced under."""
+
+
+class ConnectionFailed(RegistryError):
+    """No HTTP answer at all: unreachable, timed out, or TLS verification failed."""
+
+
+class ManifestInvalid(RegistryError):
+    """A manifest the client cannot parse or the registry refused as invalid."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a request was for, so an error can say it in the user's words.
+
+    ``target`` is the thing a 404 is about: ``"repo:tag"``, ``"blob sha256:... in repo"``.
+    """
+
+    method: str
+    path: str
+    action: Action
+    repository: str | None
+    target: str
+
+
+def describe_error_body(body: bytes) -> str:
+    """Summarise an OCI error body ``{"errors":[{"code","message","detail"}]}``.
+
+    Returns ``""`` when the body is not one (proxies answer HTML); the status then speaks.
+    """
+    try:
+        data: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return ""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for entry in errors:
+        if not isinstance(entry, dict):
+            continue
+        text = ": ".join(str(entry[k]) for k in ("code", "message") if entry.get(k))
+        detail = entry.get("detail")
+        if detail:
+            rendered = detail if isinstance(detail, str) else json.dumps(detail)
+            text += f" ({rendered})"
+        parts.append(text[:_DETAIL_LIMIT])
+    return "; ".join(p for p in parts if p)
+
+
+def error_codes(body: bytes) -> set[str]:
+    """The ``code`` values of an OCI error body (empty if it is not one)."""
+    try:
+        data: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return set()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return set()
+    return {str(e["code"]) for e in errors if isinstance(e, dict) and "code" in e}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (RFC 9110 10.2.3); HTTP dates are ignored."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return None
+
+
+def error_for_status(
+    status: int,
+    reason: str,
+    body: bytes,
+    operation: Operation,
+    *,
+    endpoint: str,
+    anonymous: bool,
+    insufficient_scope: bool = False,
+    retry_after: str | None = None,
+) -> RegistryError:
+    """Build the typed error for a non-success answer to ``operation``.
+
+    ``anonymous`` says whether we had credentials to offer, which decides between "bad
+    credentials" and "requires credentials". ``insufficient_scope`` is set when a freshly
+    issued token still lacked the scope (the token service granted less): with valid
+    credentials that is a permission problem, so it becomes ``Forbidden``.
+    """
+    op = operation
+    summary = describe_error_body(body)
+    suffix = f" ({summary})" if summary else ""
+    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, "repository": op.repository}
+    subject = op.repository or op.target
+    # A token that still lacks the scope after renewal: authenticated, not authorised.
+    denied = status == 403 or (status == 401 and insufficient_scope and not anonymous)
+    if status == 401 and not denied:
+        if anonymous:
+            return Unauthorized(
+                f"endpoint {endpoint} requires credentials to {op.action} {subject}{suffix}",
+                **kwargs,
+            )
+        return Unauthorized(f"bad credentials for endpoint {endpoint}{suffix}", **kwargs)
+    if denied:
+        return Forbidden(
+            f"no permission to {op.action} {subject} on endpoint {endpoint}{suffix}", **kwargs
+        )
+    if status == 404:
+        return NotFound(f"{op.target} not found on endpoint {endpoint}{suffix}", **kwargs)
+    if status == 429:
+        seconds = parse_retry_after(retry_after)
+        hint = f", retry after {seconds:g} s" if seconds is not None else ""
+        return RateLimited(
+            f"endpoint {endpoint} is rate limiting {op.method} {op.path} (429{hint}){suffix}: "
+            "retried by Airflow",
+            retry_after=seconds,
+            **kwargs,
+        )
+    if status >= 500:
+        return ServerError(
+            f"endpoint {endpoint} answered {status} {reason} to {op.method} {op.path}{suffix}: "
+            "retried by Airflow",
+            **kwargs,
+        )
+    codes = error_codes(body)
+    if "DIGEST_INVALID" in codes:
+        return DigestMismatch(
+            f"endpoint {endpoint} rejected {op.target}: content does not match its digest{suffix}",
+            **kwargs,
+        )
+    if codes & _MANIFEST_CODES:
+        return ManifestInvalid(f"endpoint {endpoint} rejected {op.target}{suffix}", **kwargs)
+    if status == 405:
+        return RegistryError(
+            f"endpoint {endpoint} does not allow {op.method} {op.path} (405, e.g. deletion "
+            f"disabled){suffix}",
+            **kwargs,
+        )
+    return RegistryError(
+        f"endpoint {endpoint} answered {status} {reason} to {op.method} {op.path}{suffix}",
+        **kwargs,
+    )
