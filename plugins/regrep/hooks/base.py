@@ -1,0 +1,151 @@
+"""The base hook of every registry provider: an Airflow connection in, a RegistryClient out.
+
+Modelled on Airflow's provider hooks (HTTP, Docker, Amazon): one hook class per connection
+type, the connection read lazily, the secret masked the moment it is read. A provider
+(Harbor, ECR, GCR, ...) subclasses :class:`RegistryHook`, sets ``conn_type``/``hook_name``
+and, where its API differs from the distribution spec (catalog listing, namespace
+creation), points ``client_class`` at a :class:`RegistryClient` subclass; a provider whose
+credentials must be exchanged first (ECR's access keys) overrides
+:meth:`RegistryHook.make_client`. Everything else is shared.
+
+The connection form (labels, placeholders, the ``verify`` and ``ca_bundle`` fields) is
+declared in ``regrep.provider_info``, the Airflow 3.2+ way, instead of the deprecated hook
+methods ``get_ui_field_behaviour``/``get_connection_form_widgets``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from regrep.registry import RegistryClient
+from regrep.registry.errors import RegistryError
+
+
+class ConnectionConfigError(ValueError):
+    """An Airflow connection cannot describe a registry endpoint; the message names it."""
+
+
+@dataclass(frozen=True)
+class RegistryEndpoint:
+    """Everything needed to reach one registry; the secret is masked as soon as it exists."""
+
+    name: str
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    verify: bool = True
+    ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.password:
+            # No ``name``: with one, Airflow masks only values of "sensitive-looking" keys.
+            mask_secret(self.password)
+
+
+def registry_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:
+    """Build ``scheme://host[:port]`` from the connection's host, schema and port fields.
+
+    Airflow stores a connection three ways: JSON with the full URL in ``host``; a URI such
+    as ``regrep-docker-registry://user:pw@https://host:5000`` (scheme kept in ``host``, port
+    split off); or the HTTP-provider habit of ``schema=https`` next to a bare host.
+    """
+    value = (host or "").strip().rstrip("/")
+    if not value:
+        raise ConnectionConfigError(f"connection {conn_id!r}: the Registry URL is empty")
+    if "://" in value:
+        scheme, rest = value.split("://", 1)
+    elif schema in ("http", "https"):
+        scheme, rest = schema, value
+    else:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: Registry URL {value!r} has no scheme; "
+            f"write it in full, e.g. https://{value}"
+        )
+    if scheme not in ("http", "https"):
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: Registry URL {value!r} must start with https:// or http://"
+        )
+    authority, slash, path = rest.partition("/")
+    if port and not re.search(r":\d+$", authority):
+        authority = f"{authority}:{port}"
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+def parse_verify(conn_id: str, value: Any) -> bool:
+    """Read the ``verify`` extra: a JSON bool, or the string a URI-form connection carries."""
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConnectionConfigError(
+        f"connection {conn_id!r}: extra 'verify' must be true or false, not {value!r}"
+    )
+
+
+class RegistryHook(BaseHook):
+    """Connects regrep to one registry endpoint described by an Airflow connection."""
+
+    conn_name_attr = "registry_conn_id"
+    default_conn_name = "registry_default"
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    client_class: ClassVar[type[RegistryClient]] = RegistryClient
+
+    def __init__(self, registry_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.registry_conn_id = registry_conn_id
+
+    def get_endpoint(self) -> RegistryEndpoint:
+        """Read the connection: host = registry URL, login/password = access id/secret."""
+        conn = self.get_connection(self.registry_conn_id)
+        extra = conn.extra_dejson
+        ca_bundle = extra.get("ca_bundle") or None
+        return RegistryEndpoint(
+            name=self.registry_conn_id,
+            url=registry_url(self.registry_conn_id, conn.host, conn.schema, conn.port),
+            username=conn.login or None,
+            password=conn.password or None,
+            verify=parse_verify(self.registry_conn_id, extra.get("verify")),
+            ca_bundle=str(ca_bundle) if ca_bundle else None,
+        )
+
+    def get_client(self) -> RegistryClient:
+        """Return a client for this endpoint; its ``name`` (used in messages) is the conn id."""
+        return self.make_client(self.get_endpoint())
+
+    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+        """Build the client; a provider whose credentials need exchanging overrides this."""
+        return self.client_class(
+            endpoint.url,
+            username=endpoint.username,
+            password=endpoint.password,
+            verify=endpoint.verify,
+            ca_bundle=endpoint.ca_bundle,
+            name=endpoint.name,
+        )
+
+    def get_conn(self) -> RegistryClient:
+        """Airflow's generic accessor; the same as :meth:`get_client`."""
+        return self.get_client()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Ping ``/v2/`` with the credentials; the UI's *Test* button shows the message."""
+        try:
+            endpoint = self.get_endpoint()
+            with self.make_client(endpoint) as client:
+                client.ping()
+        except (ConnectionConfigError, RegistryError) as error:
+            # The typed errors already say which: unreachable, TLS, bad credentials.
+            return False, str(error)
+        who = f"as {endpoint.username!r}" if endpoint.username else "anonymously"
+        return True, f"Connected to {client.url} {who}"

@@ -1,0 +1,19 @@
+"""The two registry clients of a rule, built from its connections by the hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from regrep.hooks import registry_hook
+from regrep.registry import RegistryClient
+from regrep.rules import Rule
+
+
+@contextmanager
+def rule_clients(rule: Rule) -> Iterator[tuple[RegistryClient, RegistryClient]]:
+    """Yield ``(source, destination)`` clients for ``rule`` and close them afterwards."""
+    with ExitStack() as stack:
+        source = stack.enter_context(registry_hook(rule.source).get_client())
+        destination = stack.enter_context(registry_hook(rule.destination).get_client())
+        yield source, destination

@@ -1,0 +1,124 @@
+"""Run regrep's DAGs for real with ``dag.test()`` and read back what Airflow recorded.
+
+Airflow is imported inside the functions: the conftest must configure it first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
+
+from tests.support.registries import RunningRegistry
+
+if TYPE_CHECKING:
+    from airflow.dag_processing.dagbag import DagBag
+
+DAGS_FOLDER = Path(__file__).resolve().parents[3] / "dags"
+
+
+class WriteRule(Protocol):
+    def __call__(self, name: str, *, file: str | None = None, **fields: object) -> Path: ...
+
+
+class Connect(Protocol):
+    def __call__(
+        self,
+        conn_id: str,
+        registry: RunningRegistry,
+        *,
+        login: str | None = None,
+        password: str | None = None,
+        **extra: object,
+    ) -> None: ...
+
+
+def rule_yaml(name: str, **fields: object) -> str:
+    """A rule file's text."""
+    return yaml.safe_dump({"name": name, **fields}, sort_keys=False)
+
+
+def connection_json(
+    registry: RunningRegistry, *, login: str | None, password: str | None, **extra: object
+) -> str:
+    """An ``AIRFLOW_CONN_*`` JSON document for ``registry``; its own user unless given."""
+    document: dict[str, Any] = {
+        "conn_type": "regrep_docker_registry",
+        "host": registry.url,
+        "login": registry.username if login is None else login,
+        "password": registry.password if password is None else password,
+    }
+    if registry.ca_cert is not None:
+        extra.setdefault("ca_bundle", str(registry.ca_cert))
+    if extra:
+        document["extra"] = extra
+    return json.dumps(document)
+
+
+def load_dags() -> DagBag:
+    """Parse the DAG folder the way the DAG processor does."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task instance as Airflow recorded it."""
+
+    task_id: str
+    map_index: int
+    state: str | None
+    try_number: int
+    label: str | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One DAG run: its state, its task instances and the summary task's result."""
+
+    state: str
+    tasks: list[TaskRecord]
+    summary: dict[str, Any] | None
+
+    def task(self, task_id: str) -> TaskRecord:
+        """The task instance of an unmapped task (or of a mapped one that mapped nothing)."""
+        (record,) = [t for t in self.tasks if t.task_id == task_id and t.map_index == -1]
+        return record
+
+    def mapped(self, task_id: str) -> list[TaskRecord]:
+        """The mapped instances of a task, by map index."""
+        found = [t for t in self.tasks if t.task_id == task_id and t.map_index >= 0]
+        return sorted(found, key=lambda t: t.map_index)
+
+
+def run_dag(dag_id: str) -> RunRecord:
+    """Parse the DAG folder, run ``dag_id`` once in-process and return what happened."""
+    from airflow.models import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    bag = load_dags()
+    assert not bag.import_errors, bag.import_errors
+    run = bag.dags[dag_id].test()
+    with create_session() as session:
+        instances = session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id
+            )
+        ).all()
+        tasks = [
+            TaskRecord(ti.task_id, ti.map_index, ti.state, ti.try_number, ti.rendered_map_index)
+            for ti in instances
+        ]
+        xcom = session.scalars(
+            XComModel.get_many(
+                run_id=run.run_id, key="return_value", dag_ids=dag_id, task_ids="summary"
+            )
+        ).first()
+        summary = XComModel.deserialize_value(xcom) if xcom is not None else None
+    return RunRecord(state=str(run.state), tasks=tasks, summary=summary)

@@ -1,0 +1,112 @@
+"""From rule files to DAGs: what the DAG processor sees, and rules that must not run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.integration.airflow.dagruns import WriteRule, load_dags, run_dag
+
+pytestmark = pytest.mark.airflow
+
+
+def test_each_rule_becomes_a_dag_shaped_by_its_trigger(write_rule: WriteRule) -> None:
+    write_rule("by-hand", source="src", destination="dst", description="Mirror by hand")
+    write_rule(
+        "nightly",
+        source="src",
+        destination="dst",
+        trigger={"type": "scheduled", "cron": "0 0 2 * * *"},
+        retries=4,
+        retry_delay_minutes=7,
+    )
+    write_rule("on-push", source="src", destination="dst", trigger={"type": "event_based"})
+    write_rule("off", source="src", destination="dst", enabled=False)
+
+    bag = load_dags()
+
+    assert not bag.import_errors
+    assert set(bag.dags) == {
+        "replicate_by-hand",
+        "replicate_nightly",
+        "replicate_on-push",
+        "replicate_off",
+    }
+    manual, nightly = bag.dags["replicate_by-hand"], bag.dags["replicate_nightly"]
+    assert manual.schedule is None
+    assert manual.description == "Mirror by hand"
+    assert "`src`" in (manual.doc_md or "")
+    assert manual.tags == {"regrep", "manual"}
+    assert (manual.max_active_runs, manual.catchup) == (1, False)
+    assert nightly.schedule == "0 2 * * *"  # Harbor's seconds field dropped
+    assert (nightly.default_args["retries"], nightly.default_args["retry_delay"]) == (
+        4,
+        timedelta(minutes=7),
+    )
+    event = bag.dags["replicate_on-push"]
+    assert isinstance(event.schedule, list)
+    assert [(asset.name, asset.uri) for asset in event.schedule] == [
+        ("regrep-source-src", "x-regrep://src")
+    ]
+    assert bag.dags["replicate_off"].is_paused_upon_creation is True
+    assert manual.is_paused_upon_creation is False
+    assert manual.task_dict["copy"].map_index_template is not None
+
+
+def test_an_invalid_rule_file_is_reported_and_the_valid_rules_still_load(
+    write_rule: WriteRule, rules_dir: Path
+) -> None:
+    write_rule("good", source="src", destination="dst")
+    write_rule("broken", source="src", destination="dst", retries=-1)
+    (rules_dir / "typo.yaml").write_text("name: typo\nsource: src\ndestinaton: dst\n")
+
+    bag = load_dags()
+
+    assert not bag.import_errors
+    assert {"replicate_good", "replicate_broken", "replicate_typo"} <= set(bag.dags)
+    assert "regrep-invalid" not in bag.dags["replicate_good"].tags
+    broken = bag.dags["replicate_broken"]
+    assert broken.tags == {"regrep", "regrep-invalid"}
+    assert "broken.yaml" in (broken.description or "")
+    assert "retries" in (broken.description or "")
+    typo = bag.dags["replicate_typo"].doc_md or ""
+    assert str(rules_dir / "typo.yaml") in typo
+    assert 'unknown field "destinaton" (did you mean "destination"?)' in typo
+
+
+def test_running_an_invalid_rule_fails_with_its_error(
+    write_rule: WriteRule, capfd: pytest.CaptureFixture[str]
+) -> None:
+    write_rule("broken", source="src", destination="dst", retries=-1)
+
+    run = run_dag("replicate_broken")
+
+    assert run.state == "failed"
+    assert run.task("invalid_rule").state == "failed"
+    assert "broken.yaml: retries:" in "".join(capfd.readouterr())
+
+
+def test_a_disabled_rule_refuses_to_run(
+    write_rule: WriteRule, capfd: pytest.CaptureFixture[str]
+) -> None:
+    write_rule("off", source="src", destination="dst", enabled=False, retries=2)
+
+    run = run_dag("replicate_off")
+
+    assert run.state == "failed"
+    assert (run.task("plan").state, run.task("plan").try_number) == ("failed", 1)
+    assert "rule 'off' is disabled (enabled: false in its rule file)" in "".join(capfd.readouterr())
+
+
+def test_running_a_task_builds_only_its_own_dag(
+    write_rule: WriteRule, parsing_context: Callable[[str], None]
+) -> None:
+    write_rule("one", source="src", destination="dst")
+    write_rule("two", source="src", destination="dst")
+    write_rule("bad", source="src", destination="dst", retries=-1)
+    parsing_context("replicate_two")
+
+    assert set(load_dags().dags) == {"replicate_two"}
