@@ -8,6 +8,7 @@ served: its digest is the sha256 of those bytes, and re-serialising JSON would c
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -33,6 +34,7 @@ HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 HELM_CHART = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
+IMAGE_CONFIG_TYPES = frozenset({DOCKER_CONFIG, OCI_CONFIG})
 SCHEMA1_TYPES = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
 MANIFEST_TYPES = frozenset({DOCKER_MANIFEST_V2, OCI_MANIFEST}) | INDEX_TYPES | SCHEMA1_TYPES
 
@@ -48,6 +50,10 @@ MANIFEST_ACCEPT = ", ".join(
         DOCKER_MANIFEST_V1,
     )
 )
+
+MANIFEST_SIZE_GUARANTEED = 4 << 20
+"""The manifest size every registry should accept (distribution-spec "Pushing Manifests":
+clients and registries SHOULD support at least 4 MiB); larger ones may be refused."""
 
 # Grammar from the OCI distribution-spec ("Pulling manifests": <name>)
 # and image-spec descriptor.md (digest = algorithm ":" encoded).
@@ -89,6 +95,26 @@ def compute_digest(data: bytes, like: str) -> str:
     hasher = digest_hasher(like)
     hasher.update(data)
     return f"{hasher.name}:{hasher.hexdigest()}"
+
+
+def digested_bytes(raw: bytes) -> bytes:
+    """The bytes a manifest's digest covers: all of them, except for signed schema1.
+
+    A signed schema1 manifest is a JWS whose digest covers its payload only: the bytes
+    before the ``signatures`` key, rebuilt from the first signature's protected header
+    (``formatLength`` bytes of the body plus the base64url ``formatTail``; libtrust's
+    "pretty signature" format, as distribution computes it).
+    """
+    try:
+        data = json.loads(raw)
+        protected = data["signatures"][0]["protected"]
+        header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
+        length, tail = int(header["formatLength"]), str(header["formatTail"])
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError):
+        return raw
+    if not isinstance(data, dict) or data.get("schemaVersion") != 1 or length > len(raw):
+        return raw
+    return raw[:length] + base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
 
 
 def validate_repository(name: str) -> None:
@@ -161,6 +187,25 @@ class Descriptor:
             urls=tuple(urls),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The descriptor as an index entry (the inverse of :meth:`from_json`)."""
+        data: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.platform is not None:
+            data["platform"] = {"architecture": self.platform.architecture, "os": self.platform.os}
+            if self.platform.variant:
+                data["platform"]["variant"] = self.platform.variant
+        if self.artifact_type is not None:
+            data["artifactType"] = self.artifact_type
+        if self.annotations:
+            data["annotations"] = dict(self.annotations)
+        if self.urls:
+            data["urls"] = list(self.urls)
+        return data
+
 
 def _platform(data: Any, where: str) -> Platform | None:
     if data is None:
@@ -212,8 +257,9 @@ class Manifest:
 
     @cached_property
     def digest(self) -> str:
-        """sha256 of the exact bytes: the identity registries address this manifest by."""
-        return sha256_digest(self.raw)
+        """sha256 of the exact bytes (of a signed schema1's payload, see
+        :func:`digested_bytes`): the identity registries address this manifest by."""
+        return sha256_digest(digested_bytes(self.raw))
 
     @property
     def is_index(self) -> bool:
@@ -281,6 +327,14 @@ class Manifest:
             return None
         return Descriptor.from_json(self._json["subject"], "subject")
 
+    @cached_property
+    def annotations(self) -> Mapping[str, str]:
+        """The manifest's own annotations (empty when it has none)."""
+        value = self._json.get("annotations")
+        if not isinstance(value, dict):
+            return {}
+        return {str(key): str(item) for key, item in value.items()}
+
     @property
     def artifact_type(self) -> str | None:
         """``artifactType``, else the config media type of a non-image artifact (Helm...)."""
@@ -288,7 +342,7 @@ class Manifest:
         if isinstance(field, str):
             return field
         config = self.config
-        if config and config.media_type not in (DOCKER_CONFIG, OCI_CONFIG, OCI_EMPTY):
+        if config and config.media_type not in (*IMAGE_CONFIG_TYPES, OCI_EMPTY):
             return config.media_type
         return None
 

@@ -2,10 +2,17 @@
 
 Planning lists the source (repositories, then tags), applies Harbor's name and tag filters,
 works out each destination repository and compares manifest digests at both ends: a tag
-whose destination already points at the source digest is ``unchanged`` and is not copied
-again. The digest comparison costs one HEAD request per tag at each end, which dominates
-planning time for thousands of tags, so those requests run in a small bounded thread pool;
-results are always ordered by (repository, tag), whatever order the requests finish in.
+whose destination already points at the digest it would get is ``unchanged`` and is not
+copied again, unless ``copy_referrers`` finds signatures or SBOMs the destination lacks.
+The resource filter and a platform filter need the manifest (a GET instead of a HEAD); a
+label filter asks the source for labels (Harbor only).
+
+With ``copy_referrers`` the referrers tags and cosign tags (``sha256-<hex>[.sig]``) are no
+resources of their own: they travel with the manifest they name, whatever the tag filter.
+
+The comparison costs a request or two per tag at each end, which dominates planning time
+for thousands of tags, so those requests run in a small bounded thread pool; results are
+always ordered by (repository, tag), whatever order the requests finish in.
 Importable without Airflow.
 """
 
@@ -19,7 +26,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from regrep import filters, oci
-from regrep.oci import Descriptor, Manifest
+from regrep.oci import Manifest
+from regrep.platforms import select_platforms
+from regrep.referrer_sync import ReferrerSync, subjects_for
+from regrep.referrers import is_referrer_tag
 from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
 from regrep.rules import ResourceType, Rule
@@ -29,8 +39,6 @@ log = logging.getLogger(__name__)
 PLAN_WORKERS = 8
 """Concurrent registry requests while planning: enough to hide latency, few enough to stay
 polite to a registry (and under typical rate limits)."""
-
-_IMAGE_CONFIGS = frozenset({oci.DOCKER_CONFIG, oci.OCI_CONFIG})
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -72,8 +80,10 @@ class Plan:
     """What one run of a rule has to do.
 
     ``resources`` are the tags to copy, ``unchanged`` the tags whose destination already
-    holds the source digest, and ``listed`` the number of tags that passed the name and tag
-    filters (the resource filter, when set, drops some of those from both lists).
+    holds the digest they would get (and, with ``copy_referrers``, all their referrers),
+    and ``listed`` the number of tags that passed the name and tag filters (the resource,
+    label and platform filters drop some of those from both lists). Referrer tags that
+    travel with their subjects are not counted.
     """
 
     resources: list[Resource]
@@ -101,7 +111,7 @@ def resource_type(manifest: Manifest) -> ResourceType:
     if (
         manifest.artifact_type is None
         and config is not None
-        and config.media_type in _IMAGE_CONFIGS
+        and config.media_type in oci.IMAGE_CONFIG_TYPES
     ):
         return "image"
     return "artifact"
@@ -110,39 +120,32 @@ def resource_type(manifest: Manifest) -> ResourceType:
 def plan_replication(rule: Rule, source: RegistryClient, destination: RegistryClient) -> Plan:
     """List what ``rule`` selects at ``source`` and compare it with ``destination``.
 
-    Manifests are fetched only when the rule filters by resource type; otherwise HEAD
-    requests suffice. A tag deleted between listing and inspection is left out. Raises
-    ``ValueError`` if the namespace flattening cannot apply to a selected repository or
-    sends two of them to one destination, and the registry client's typed errors if a
-    registry fails.
+    A tag deleted between listing and inspection is left out. Raises ``ValueError`` if the
+    namespace flattening cannot apply to a selected repository or sends two of them to one
+    destination, or if the rule filters by label and the source has no labels; and the
+    registry client's typed errors if a registry fails.
     """
     repositories = sorted(
         repository
-        for repository in source.list_repositories()
+        for repository in source.list_repositories(name_pattern=rule.filters.name)
         if filters.match(rule.filters.name, repository)
     )
     targets = _destinations(rule, repositories)
-
-    def selected_tags(repository: str) -> list[str]:
-        return sorted(tag for tag in source.list_tags(repository) if rule.filters.tag.accepts(tag))
-
-    def inspect(candidate: tuple[str, str]) -> tuple[Resource, bool] | None:
-        repository, tag = candidate
-        found = _source_descriptor(source, repository, tag, rule.filters.resource)
-        if found is None:
-            return None
-        resource = Resource(repository, tag, targets[repository], found.digest, found.media_type)
-        current = destination.head_manifest(resource.destination_repository, tag)
-        return resource, current is not None and current.digest == found.digest
+    inspector = _Inspector(rule, source, destination)
 
     with ThreadPoolExecutor(PLAN_WORKERS, thread_name_prefix="regrep-plan") as pool:
-        tag_lists = _map_all(pool, selected_tags, repositories)
-        candidates = [
-            (repository, tag)
-            for repository, tags in zip(repositories, tag_lists, strict=True)
-            for tag in tags
-        ]
-        outcomes = _map_all(pool, inspect, candidates)
+        tag_lists = _map_all(
+            pool, lambda repository: set(source.list_tags(repository)), repositories
+        )
+        candidates: list[tuple[str, str]] = []
+        for repository, tags in zip(repositories, tag_lists, strict=True):
+            inspector.tags[repository] = tags
+            candidates += [(repository, tag) for tag in sorted(tags) if inspector.selects(tag)]
+        outcomes = _map_all(
+            pool,
+            lambda candidate: inspector.inspect(candidate[0], candidate[1], targets[candidate[0]]),
+            candidates,
+        )
 
     resources: list[Resource] = []
     unchanged: list[Resource] = []
@@ -151,6 +154,116 @@ def plan_replication(rule: Rule, source: RegistryClient, destination: RegistryCl
             resource, same = outcome
             (unchanged if same else resources).append(resource)
     return Plan(resources=resources, unchanged=unchanged, listed=len(candidates))
+
+
+class _Inspector:
+    """Decides, tag by tag, whether a tag is copied, unchanged or filtered out.
+
+    ``tags`` holds each source repository's full tag list (filled in before inspection),
+    which tells the referrer survey which referrers tags and cosign tags exist.
+    """
+
+    def __init__(self, rule: Rule, source: RegistryClient, destination: RegistryClient) -> None:
+        self.rule, self.source, self.destination = rule, source, destination
+        self.tags: dict[str, set[str]] = {}
+
+    def selects(self, tag: str) -> bool:
+        """The tag filter; referrer tags are left to travel with their subjects."""
+        if self.rule.copy_referrers and is_referrer_tag(tag):
+            return False
+        return self.rule.filters.tag.accepts(tag)
+
+    def inspect(self, repository: str, tag: str, target: str) -> tuple[Resource, bool] | None:
+        """The resource for ``repository:tag`` and whether it is unchanged; None if dropped."""
+        found = self._read_source(repository, tag)
+        if found is None or not self._labelled(repository, tag, found[0]):
+            return None
+        digest, media_type, manifest = found
+        platforms = self.rule.filters.platforms
+        if manifest is not None and platforms is not None:
+            manifest = select_platforms(
+                manifest,
+                platforms.parsed,
+                platforms.result,
+                lambda child: self.source.get_manifest(repository, child),
+            )
+            if manifest is None:
+                wanted = ", ".join(platforms.values)
+                log.info("Skipping %s:%s: it has none of the platforms %s", repository, tag, wanted)
+                return None
+        resource = Resource(repository, tag, target, digest, media_type)
+        current = self.destination.head_manifest(target, tag)
+        expected = manifest.digest if manifest is not None else digest
+        same = current is not None and current.digest == expected
+        if same and self.rule.copy_referrers and self._referrers_missing(resource, manifest):
+            log.info("%s is in place, but some of its referrers are not", resource.label)
+            same = False
+        return resource, same
+
+    def _read_source(self, repository: str, tag: str) -> tuple[str, str, Manifest | None] | None:
+        """The tag's digest, media type and (when a filter needs it) manifest at the source.
+
+        None when the resource filter drops it or the tag disappeared since listing.
+        """
+        wanted = self.rule.filters
+        if wanted.resource is None and wanted.platforms is None:
+            head = self.source.head_manifest(repository, tag)
+            if head is not None:
+                return head.digest, head.media_type, None
+        else:
+            try:
+                manifest = self.source.get_manifest(repository, tag)
+            except NotFound:
+                pass
+            else:
+                if wanted.resource is not None and resource_type(manifest) != wanted.resource:
+                    return None
+                return manifest.digest, manifest.media_type, manifest
+        log.info("Skipping %s:%s: the tag disappeared after listing", repository, tag)
+        return None
+
+    def _labelled(self, repository: str, tag: str, digest: str) -> bool:
+        """Harbor's label filter; ``ValueError`` when the source has no labels at all."""
+        wanted = self.rule.filters.labels
+        if not wanted.active:
+            return True
+        labels = self.source.artifact_labels(repository, digest)
+        if labels is None:
+            raise ValueError(
+                f"label filters need a Harbor source (endpoint {self.source.name} is a "
+                "plain registry)"
+            )
+        if wanted.accepts(labels):
+            return True
+        log.debug("Skipping %s:%s: its labels %s do not pass", repository, tag, sorted(labels))
+        return False
+
+    def _referrers_missing(self, resource: Resource, manifest: Manifest | None) -> bool:
+        """Whether the destination lacks a referrer of the (unchanged) resource.
+
+        Only an index needs its body, to name the children whose referrers count too.
+        """
+        repository = resource.source_repository
+
+        def fetch(digest: str) -> Manifest:
+            return self.source.get_manifest(repository, digest)
+
+        if manifest is None and resource.media_type in oci.INDEX_TYPES:
+            manifest = fetch(resource.digest)
+        subjects = (
+            [resource.digest]
+            if manifest is None
+            else subjects_for(resource.digest, manifest, fetch)
+        )
+        sync = ReferrerSync(
+            self.source,
+            self.destination,
+            repository,
+            resource.destination_repository,
+            override=self.rule.override,
+            log=log,
+        )
+        return not sync.survey(subjects, source_tags=self.tags[repository]).empty
 
 
 def _destinations(rule: Rule, repositories: Sequence[str]) -> dict[str, str]:
@@ -171,27 +284,6 @@ def _destinations(rule: Rule, repositories: Sequence[str]) -> dict[str, str]:
             )
         targets[repository] = target
     return targets
-
-
-def _source_descriptor(
-    source: RegistryClient, repository: str, tag: str, wanted: ResourceType | None
-) -> Descriptor | None:
-    """The source manifest's descriptor, or None if the tag is gone or filtered out by type."""
-    descriptor: Descriptor | None
-    if wanted is None:
-        descriptor = source.head_manifest(repository, tag)
-    else:
-        try:
-            manifest = source.get_manifest(repository, tag)
-        except NotFound:
-            descriptor = None
-        else:
-            if resource_type(manifest) != wanted:
-                return None
-            descriptor = manifest.descriptor()
-    if descriptor is None:
-        log.info("Skipping %s:%s: the tag disappeared after listing", repository, tag)
-    return descriptor
 
 
 def _map_all(

@@ -8,19 +8,19 @@ from typing import Any
 
 import pytest
 
-from regrep.oci import HELM_CONFIG, OCI_EMPTY, sha256_digest
+from regrep.oci import HELM_CONFIG
 from regrep.planning import Plan, Resource, plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
+from tests.support.artifacts import push_artifact
 from tests.support.images import (
     OCI_MANIFEST,
     make_blob,
-    push_blob,
     push_image,
     push_index,
     push_manifest,
 )
-from tests.support.registries import RegistryPair, RunningRegistry
+from tests.support.registries import RegistryPair
 
 Clients = tuple[RegistryClient, RegistryClient]
 
@@ -44,31 +44,6 @@ def plan(rule: Rule, clients: Clients) -> Plan:
 
 def labels(resources: list[Resource]) -> list[str]:
     return [resource.label for resource in resources]
-
-
-def push_artifact(
-    reg: RunningRegistry, repository: str, tag: str, config_type: str, artifact_type: str | None
-) -> str:
-    """Push a one-layer OCI manifest with the given config media type and artifactType."""
-    config = b"{}"
-    layer = make_blob(256, f"{repository}:{tag}")
-    push_blob(reg, repository, config)
-    push_blob(reg, repository, layer)
-    manifest: dict[str, Any] = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": config_type, "digest": sha256_digest(config), "size": len(config)},
-        "layers": [
-            {
-                "mediaType": "application/octet-stream",
-                "digest": sha256_digest(layer),
-                "size": len(layer),
-            }
-        ],
-    }
-    if artifact_type is not None:
-        manifest["artifactType"] = artifact_type
-    return push_manifest(reg, repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
 
 
 def test_name_and_tag_filters(registry_pair: RegistryPair, clients: Clients) -> None:
@@ -189,9 +164,11 @@ def test_resource_filter_classifies_manifests(
     source = registry_pair.source
     push_image(source, "things/image", "1", layer_sizes=(64,))
     push_index(source, "things/multi", "1", layer_sizes=(64,))
-    push_artifact(source, "things/chart", "1", HELM_CONFIG, None)
-    push_artifact(source, "things/sbom", "1", OCI_EMPTY, "application/spdx+json")
-    push_artifact(source, "things/custom", "1", "application/vnd.example.config+json", None)
+    layer = [("application/octet-stream", make_blob(256, "artifact"))]
+    push_artifact(source, "things/chart", "1", config_type=HELM_CONFIG, layers=layer)
+    push_artifact(source, "things/sbom", "1", layers=layer, artifact_type="application/spdx+json")
+    custom = "application/vnd.example.config+json"
+    push_artifact(source, "things/custom", "1", config_type=custom, layers=layer)
 
     def selected(resource: str) -> list[str]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -167,3 +168,48 @@ def test_repository_names() -> None:
     for bad in ("Upper", "a//b", "/a", "a/", "a..b"):
         with pytest.raises(ValueError, match="invalid repository"):
             oci.validate_repository(bad)
+
+
+def _signed_schema1(payload: dict[str, object]) -> tuple[bytes, bytes]:
+    """A schema1 manifest signed the libtrust way (signature bytes are not checked here)."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    formatted = json.dumps(payload, indent=3).encode()
+    length = formatted.rindex(b"\n}")
+    header = {"formatLength": length, "formatTail": b64(formatted[length:])}
+    signature = {
+        "header": {"alg": "ES256"},
+        "signature": "c2ln",
+        "protected": b64(json.dumps(header).encode()),
+    }
+    raw = formatted[:length] + b',\n   "signatures": ' + json.dumps([signature]).encode() + b"\n}"
+    return raw, formatted
+
+
+def test_signed_schema1_digest_covers_the_payload_only() -> None:
+    raw, payload = _signed_schema1(
+        {"schemaVersion": 1, "name": "x", "tag": "1", "fsLayers": [], "history": []}
+    )
+    manifest = Manifest.parse(raw, oci.DOCKER_MANIFEST_V1_SIGNED)
+    assert oci.digested_bytes(raw) == payload
+    assert manifest.digest == oci.sha256_digest(payload) != oci.sha256_digest(raw)
+    unsigned = json.dumps(_image()).encode()
+    assert oci.digested_bytes(unsigned) is unsigned
+
+
+def test_descriptor_json_round_trip_and_annotations() -> None:
+    entry = {
+        "mediaType": oci.OCI_MANIFEST,
+        "digest": "sha256:" + "c" * 64,
+        "size": 5,
+        "platform": {"architecture": "arm", "os": "linux", "variant": "v7"},
+        "artifactType": "application/spdx+json",
+        "annotations": {"k": "v"},
+        "urls": ["https://example/x"],
+    }
+    assert Descriptor.from_json(entry, "entry").to_json() == entry
+    manifest = Manifest.parse(json.dumps(_image(annotations={"k": "v"})).encode())
+    assert manifest.annotations == {"k": "v"}
+    assert Manifest.parse(json.dumps(_image()).encode()).annotations == {}

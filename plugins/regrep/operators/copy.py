@@ -42,6 +42,8 @@ def copy(rule: Rule, resource: Mapping[str, Any], mount_from: Sequence[str]) -> 
             item.destination_repository,
             override=rule.override,
             mount_from=mount_from,
+            copy_referrers=rule.copy_referrers,
+            platforms=rule.filters.platforms,
             log=log,
         )
     return {"resource": item.label, **result.to_dict()}

@@ -1,0 +1,212 @@
+"""Copy the referrers of copied manifests, so signatures and SBOMs travel with them.
+
+Two steps, so planning can ask the first alone. :meth:`ReferrerSync.survey` walks the
+referrers of the given manifests at the source (recursively: a signature of an SBOM is
+a referrer of the SBOM) and compares with the destination: which referrer manifests and
+cosign tags are missing there, and which subjects the destination does not list every
+referrer of. :meth:`ReferrerSync.apply` copies those manifests by digest (cosign tags by
+their tag) and, where the destination has no referrers API, writes the referrers tag
+itself, merging with what is there (distribution-spec "Pushing Manifests with Subject").
+A destination with the API indexes ``subject`` on push and needs no tag.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+
+from regrep.content import ContentCopier, ContentRefused
+from regrep.oci import INDEX_TYPES, Manifest
+from regrep.referrers import (
+    Referrers,
+    find_referrers,
+    is_referrers_list,
+    merged_index,
+    read_referrers_index,
+    referrers_tag,
+)
+from regrep.registry import RegistryClient
+from regrep.registry.errors import NotFound
+
+
+def _subjects_of(manifest: Manifest, fetch: Callable[[str], Manifest]) -> list[str]:
+    """``manifest``'s digest and those of every manifest it contains, depth first.
+
+    Each is a subject whose referrers travel with it; ``fetch`` reads nested indexes.
+    """
+    digests = [manifest.digest]
+    for child in manifest.children:
+        if child.media_type in INDEX_TYPES:
+            digests += _subjects_of(fetch(child.digest), fetch)
+        else:
+            digests.append(child.digest)
+    return digests
+
+
+def subjects_for(original: str, manifest: Manifest, fetch: Callable[[str], Manifest]) -> list[str]:
+    """The subjects whose referrers travel with ``manifest``, copied for tag ``original``.
+
+    A platform-filtered index (another digest than ``original``) is new content: what
+    refers to the source index signs other bytes, so only its children's referrers apply.
+    """
+    subjects = _subjects_of(manifest, fetch)
+    if manifest.is_index and manifest.digest != original:
+        subjects.remove(manifest.digest)
+    return subjects
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One referrer manifest to copy: by digest, or by its cosign tag."""
+
+    reference: str
+    subject: str
+    kind: str
+
+
+@dataclass
+class ReferrerPlan:
+    """What the destination lacks: manifests to copy and subjects to list them under."""
+
+    copies: list[_Pending] = field(default_factory=list)
+    records: list[Referrers] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when the destination already has every referrer, findable."""
+        return not (self.copies or self.records)
+
+
+class ReferrerSync:
+    """Referrers of manifests in one source repository, for one destination repository.
+
+    ``override`` applies to cosign tags as to any tag: off, a destination tag that names
+    another manifest is left alone (and logged).
+    """
+
+    def __init__(
+        self,
+        source: RegistryClient,
+        destination: RegistryClient,
+        source_repository: str,
+        destination_repository: str,
+        *,
+        override: bool,
+        log: logging.Logger,
+    ) -> None:
+        self.source, self.destination = source, destination
+        self.src_repo, self.dst_repo = source_repository, destination_repository
+        self.override = override
+        self.log = log
+
+    def survey(
+        self, subjects: Iterable[str], *, source_tags: Collection[str] | None = None
+    ) -> ReferrerPlan:
+        """Find what the destination lacks of the referrers of ``subjects``.
+
+        ``source_tags``, when the caller has listed the source repository, saves probing
+        for referrers tags and cosign tags that do not exist.
+        """
+        plan = ReferrerPlan()
+        queue = deque(subjects)
+        seen = set(queue)
+        while queue:
+            subject = queue.popleft()
+            found = find_referrers(self.source, self.src_repo, subject, tags=source_tags)
+            for descriptor in found.attached:
+                if self.destination.head_manifest(self.dst_repo, descriptor.digest) is None:
+                    kind = descriptor.artifact_type or descriptor.media_type
+                    plan.copies.append(_Pending(descriptor.digest, subject, kind))
+            for tag, descriptor in found.tagged.items():
+                if self._tag_needed(tag, descriptor.digest):
+                    plan.copies.append(_Pending(tag, subject, "cosign tag"))
+            if found.attached and not self._listed(found):
+                plan.records.append(found)
+            for descriptor in [*found.attached, *found.tagged.values()]:
+                if descriptor.digest not in seen:
+                    seen.add(descriptor.digest)
+                    queue.append(descriptor.digest)
+        return plan
+
+    def apply(self, plan: ReferrerPlan, copier: ContentCopier) -> int:
+        """Copy what ``plan`` lists with ``copier``; the number of manifests copied.
+
+        A referrer listed at the source but deleted since, or refused by the destination
+        as legacy content, is logged and left out, never failing the copy of its subject.
+        """
+        copied = 0
+        left_out: set[str] = set()
+        for pending in plan.copies:
+            try:
+                manifest = self.source.get_manifest(self.src_repo, pending.reference)
+                copier.push(manifest, pending.reference)
+            except (NotFound, ContentRefused) as exc:
+                self.log.warning(
+                    "referrer %s of %s not copied: %s", pending.reference, pending.subject, exc
+                )
+                left_out.add(pending.reference)
+                continue
+            self.log.info(
+                "copied referrer %s (%s) of %s", pending.reference, pending.kind, pending.subject
+            )
+            copied += 1
+        for found in plan.records:
+            self._record(found, left_out)
+        return copied
+
+    def _tag_needed(self, tag: str, digest: str) -> bool:
+        present = self.destination.head_manifest(self.dst_repo, tag)
+        if present is None:
+            return True
+        if present.digest == digest:
+            return False
+        if not self.override:
+            self.log.warning(
+                "%s:%s at destination is %s, the source's is %s; override is off: left alone",
+                self.dst_repo,
+                tag,
+                present.digest,
+                digest,
+            )
+        return self.override
+
+    def _listed(self, found: Referrers) -> bool:
+        """Whether the destination lists every referrer of ``found.subject`` already."""
+        listed = self.destination.list_referrers(self.dst_repo, found.subject)
+        if listed is None:
+            index = read_referrers_index(self.destination, self.dst_repo, found.subject)
+            if index is not None and not is_referrers_list(index, self.destination, self.dst_repo):
+                return True  # not ours to overwrite; nothing to do
+            listed = index.children if index is not None else []
+        have = {descriptor.digest for descriptor in listed}
+        return all(descriptor.digest in have for descriptor in found.attached)
+
+    def _record(self, found: Referrers, left_out: set[str]) -> None:
+        """List the copied referrers of one subject under its referrers tag, if needed."""
+        attached = [d for d in found.attached if d.digest not in left_out]
+        if not attached or (
+            self.destination.list_referrers(self.dst_repo, found.subject) is not None
+        ):
+            return  # nothing to list, or the destination's referrers API lists them
+        current = read_referrers_index(self.destination, self.dst_repo, found.subject)
+        if current is not None and not is_referrers_list(current, self.destination, self.dst_repo):
+            return
+        updated: Manifest | None
+        if current is None and found.index is not None and len(attached) == len(found.attached):
+            updated = found.index  # the source's own list, byte for byte
+        else:
+            updated = merged_index(current, attached)
+        if updated is None:
+            return
+        tag = referrers_tag(found.subject)
+        self.destination.put_manifest(self.dst_repo, tag, updated)
+        self.log.info(
+            "listed %d referrer(s) of %s under %s:%s (%s)",
+            len(updated.children),
+            found.subject,
+            self.dst_repo,
+            tag,
+            updated.digest,
+        )
