@@ -1,0 +1,314 @@
+"""Benchmark regrep's copy engine against ``skopeo sync`` between loopback registries.
+
+One run pushes the same generated images to a source registry (``bench/app-0..N-1:1.0``,
+each ``--layers`` layers of ``--layer-mib`` MiB: one base layer shared by every image plus
+unique ones; random bytes, so nothing compresses), then, for each repetition, copies them
+all into a FRESH empty destination registry with each tool, in an order rotated per
+repetition:
+
+* ``skopeo sync``: one process for every repository, from a YAML source list; it copies the
+  images one after another and the layers of an image in parallel. ``--preserve-digests``
+  makes it copy the bytes as they are, like regrep (without it skopeo gzips layers that do
+  not look compressed, which changes every digest).
+* regrep one image at a time, and ``--workers`` images at once (a thread pool modelling
+  Airflow's parallel mapped copy tasks): one process each (``regrep_runner.py``) that lists
+  the source and copies every tag with ``copy_resource``.
+
+Both produce the same destination names (skopeo appends the source repository's last path
+component to ``<dst>/bench``). Each process is timed from start to exit, its peak RSS and
+CPU time come from ``os.wait4``, and the destination's access log counts the requests, blob
+uploads and cross-repository mounts it needed. Every destination manifest digest is checked
+against the source's: the exit code is 1 if one differs, never for a missed target.
+
+    .venv/bin/python bench/bench_copy.py [--images 8 --layers 3 --layer-mib 32 --repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # so that tests.support imports when run as a script
+
+from tests.support.images import GeneratedBlob, PushedImage, manifest_digest, push_image  # noqa: E402
+from tests.support.registries import RunningRegistry, start_registry  # noqa: E402
+
+MIB = 1 << 20
+PREFIX = "bench"
+TAG = "1.0"
+RUNNER = Path(__file__).with_name("regrep_runner.py")
+TARGET_RATIO = 1.0
+TARGET_MEMORY_MIB = 100
+
+Command = Callable[[RunningRegistry, RunningRegistry, Path], list[str]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A way to copy everything from the source to an empty destination: one process."""
+
+    name: str
+    command: Command
+    is_regrep: bool
+
+
+@dataclass(frozen=True)
+class Run:
+    """One copy by one tool: what its process cost and what the destination saw."""
+
+    seconds: float
+    inner_seconds: float | None  # regrep's own timing, without interpreter start-up
+    peak_rss_mib: float
+    cpu_seconds: float
+    registry_cpu_seconds: float  # both registries' CPU time during the copy
+    requests: int
+    uploads: int
+    mounts: int
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--images", type=int, default=8, help="images (one repository each)")
+    parser.add_argument("--layers", type=int, default=3, help="layers per image, base included")
+    parser.add_argument("--layer-mib", type=int, default=32, help="size of every layer")
+    parser.add_argument("--repeat", type=int, default=3, help="copies per tool")
+    parser.add_argument("--workers", type=int, default=4, help="images regrep copies at once")
+    parser.add_argument("--profile", action="store_true", help="then cProfile one regrep copy")
+    args = parser.parse_args(argv)
+
+    tools = [
+        Tool("skopeo sync", skopeo_command, is_regrep=False),
+        Tool("regrep 1 at a time", regrep_command(1), is_regrep=True),
+        Tool(f"regrep {args.workers} at once", regrep_command(args.workers), is_regrep=True),
+    ]
+    print_machine()
+    mismatched: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="regrep-bench-") as tmp,
+        start_registry(Path(tmp), name="source") as source,
+    ):
+        workdir = Path(tmp)
+        images = push_images(source, args.images, args.layers, args.layer_mib * MIB)
+        total = content_bytes(images)
+        shared = "1 shared base layer" if args.layers > 1 else "no shared layer"
+        print(
+            f"content: {args.images} images x {args.layers} layers of {args.layer_mib} MiB "
+            f"({shared}): {total / MIB:.0f} MiB of distinct blobs and manifests"
+        )
+        write_skopeo_source(workdir, source, images)
+        runs: dict[Tool, list[Run]] = {tool: [] for tool in tools}
+        for repetition in range(args.repeat):
+            shift = repetition % len(tools)
+            for tool in tools[shift:] + tools[:shift]:
+                run, wrong = copy_once(tool, source, images, workdir, f"{repetition}")
+                runs[tool].append(run)
+                mismatched += wrong
+                print(f"  repetition {repetition + 1}: {tool.name:<20} {run.seconds:6.2f} s")
+        print_report(runs, total)
+        if args.profile:
+            profile(source, images, workdir)
+    for line in mismatched:
+        print(f"DIGEST MISMATCH: {line}", file=sys.stderr)
+    return 1 if mismatched else 0
+
+
+def skopeo_command(
+    source: RunningRegistry, destination: RunningRegistry, workdir: Path
+) -> list[str]:
+    """``skopeo sync`` of every source repository; the YAML source sets no TLS for it."""
+    return [
+        *("skopeo", "sync", "--src", "yaml", "--dest", "docker"),
+        *("--dest-tls-verify=false", "--preserve-digests"),
+        str(workdir / "skopeo-source.yaml"),
+        f"{destination.host}/{PREFIX}",
+    ]
+
+
+def regrep_command(workers: int, *extra: str) -> Command:
+    """The runner copying every ``bench/`` repository, ``workers`` images at once."""
+
+    def command(source: RunningRegistry, destination: RunningRegistry, workdir: Path) -> list[str]:
+        return [
+            *(sys.executable, str(RUNNER), source.url, destination.url),
+            *("--prefix", f"{PREFIX}/", "--workers", str(workers), *extra),
+        ]
+
+    return command
+
+
+def push_images(
+    source: RunningRegistry, count: int, layers: int, layer_bytes: int
+) -> list[PushedImage]:
+    """``bench/app-N:1.0``: a base layer common to all (if more than one layer) + unique ones."""
+    base = [GeneratedBlob(layer_bytes, f"{PREFIX}/base")] if layers > 1 else []
+    return [
+        push_image(
+            source,
+            f"{PREFIX}/app-{index}",
+            TAG,
+            layer_sizes=[layer_bytes] * (layers - len(base)),
+            base_layers=base,
+            seed=f"{PREFIX}/app-{index}",
+        )
+        for index in range(count)
+    ]
+
+
+def content_bytes(images: Sequence[PushedImage]) -> int:
+    """What a full copy must transfer at least: each distinct blob once, every manifest."""
+    blobs = {digest: size for image in images for digest, size in image.blobs.items()}
+    return sum(blobs.values()) + sum(len(image.manifest_bytes) for image in images)
+
+
+def write_skopeo_source(
+    workdir: Path, source: RunningRegistry, images: Sequence[PushedImage]
+) -> None:
+    """skopeo's ``--src yaml`` list: every repository, all its tags (an empty list)."""
+    repositories: dict[str, list[str]] = {image.repository: [] for image in images}
+    config = {source.host: {"tls-verify": False, "images": repositories}}
+    (workdir / "skopeo-source.yaml").write_text(yaml.safe_dump(config))
+
+
+def copy_once(
+    tool: Tool, source: RunningRegistry, images: Sequence[PushedImage], workdir: Path, label: str
+) -> tuple[Run, list[str]]:
+    """Copy with ``tool`` into a fresh destination; the run and any digest mismatches."""
+    name = f"dst-{label}-{tool.name.replace(' ', '-')}"
+    destination = start_registry(workdir, name=name)
+    try:
+        output = workdir / f"{name}.out"
+        registries = (source, destination)
+        before = sum(map(process_cpu_seconds, registries))
+        seconds, usage = timed(tool.command(source, destination, workdir), output)
+        registry_cpu = sum(map(process_cpu_seconds, registries)) - before
+        log = destination.access_log()
+        wrong = [
+            f"{tool.name}: {image.repository}:{TAG} is {found} at the destination, "
+            f"{image.digest} at the source"
+            for image in images
+            if (found := manifest_digest(destination, image.repository, TAG)) != image.digest
+        ]
+    finally:
+        destination.stop()
+        shutil.rmtree(destination.data_dir, ignore_errors=True)
+    inner = json.loads(output.read_text().splitlines()[-1])["seconds"] if tool.is_regrep else None
+    run = Run(
+        seconds=seconds,
+        inner_seconds=inner,
+        peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        registry_cpu_seconds=registry_cpu,
+        requests=len(log),
+        uploads=sum(e.method == "PUT" and "/blobs/uploads/" in e.path for e in log),
+        mounts=sum(e.method == "POST" and "mount=" in e.path and e.status == 201 for e in log),
+    )
+    return run, wrong
+
+
+def timed(command: list[str], output: Path) -> tuple[float, resource.struct_rusage]:
+    """Run ``command`` (stdout to ``output``); its wall seconds and its own rusage."""
+    with output.open("wb") as out, output.with_suffix(".err").open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = output.with_suffix(".err").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
+    return seconds, usage
+
+
+def process_cpu_seconds(registry: RunningRegistry) -> float:
+    """User + system CPU time the registry's process has used so far (proc(5) stat)."""
+    stat = Path(f"/proc/{registry.process.pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_machine() -> None:
+    """What the figures depend on: CPUs, load (the machine may be shared), tool versions."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    skopeo = subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"machine: {len(os.sched_getaffinity(0))} CPUs ({model}), load average {load}")
+    print(f"tools: {skopeo.strip()}, Python {sys.version.split()[0]}")
+
+
+def print_report(runs: dict[Tool, list[Run]], total: int) -> None:
+    """The table, then regrep/skopeo ratios of median wall times and regrep's peak memory."""
+    header = (
+        f"\n{'tool':<20} {'wall s median':>13} {'min':>6} {'max':>6} {'MiB/s':>6} "
+        f"{'in-proc s':>9} {'CPU s':>6} {'reg. CPU s':>10} {'peak RSS MiB':>12} {'requests':>8} "
+        f"{'uploads':>7} {'mounts':>6}"
+    )
+    print(header)
+    for tool, tool_runs in runs.items():
+        wall = [run.seconds for run in tool_runs]
+        median = statistics.median(wall)
+        inner = [run.inner_seconds for run in tool_runs if run.inner_seconds is not None]
+        last = tool_runs[-1]
+        print(
+            f"{tool.name:<20} {median:13.2f} {min(wall):6.2f} {max(wall):6.2f} "
+            f"{total / MIB / median:6.0f} "
+            f"{f'{statistics.median(inner):.2f}' if inner else '-':>9} "
+            f"{statistics.median(run.cpu_seconds for run in tool_runs):6.2f} "
+            f"{statistics.median(run.registry_cpu_seconds for run in tool_runs):10.2f} "
+            f"{max(run.peak_rss_mib for run in tool_runs):12.0f} "
+            f"{last.requests:8d} {last.uploads:7d} {last.mounts:6d}"
+        )
+    skopeo, *regreps = runs
+    baseline = [run.seconds for run in runs[skopeo]]
+    print()
+    for tool in regreps:
+        wall = [run.seconds for run in runs[tool]]
+        paired = [mine / theirs for mine, theirs in zip(wall, baseline, strict=True)]
+        print(
+            f"ratio regrep/skopeo = {statistics.median(wall) / statistics.median(baseline):.2f}"
+            f" (target <= {TARGET_RATIO:.2f})   [{tool.name}; of the minima "
+            f"{min(wall) / min(baseline):.2f}; per repetition {min(paired):.2f}..{max(paired):.2f}]"
+        )
+    peak = max(run.peak_rss_mib for tool in regreps for run in runs[tool])
+    print(f"peak memory = {peak:.0f} MiB (target < {TARGET_MEMORY_MIB} MiB)   [largest regrep RSS]")
+    print(
+        "(CPU s: the tool's process; reg. CPU s: both registries' during the copy; all medians."
+        "\n requests/uploads/mounts: at the destination, last repetition)"
+    )
+
+
+def profile(source: RunningRegistry, images: Sequence[PushedImage], workdir: Path) -> None:
+    """Copy once more, one image at a time, under cProfile (all threads): where time went."""
+    stats_path = workdir / "regrep.prof"
+    tool = Tool("regrep profiled", regrep_command(1, "--profile", str(stats_path)), True)
+    run, _ = copy_once(tool, source, images, workdir, "profile")
+    print(f"\ncProfile of regrep 1 at a time ({run.seconds:.2f} s wall, slower under the profiler)")
+    stats = pstats.Stats(str(stats_path))
+    stats.sort_stats("tottime").print_stats(15)
+    stats.sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
