@@ -91,6 +91,22 @@ def fixed_depths(pattern: str) -> list[int]:
     return sorted(depths)
 
 
+def fixed_namespaces(pattern: str) -> list[str] | None:
+    """The first path components every name matching ``pattern`` must start with.
+
+    ``library/*`` gives ``["library"]`` and ``{library,team}/**`` gives both; a pattern
+    whose first component has a wildcard (or an empty pattern) gives None. Registries that
+    can only list one namespace at a time (Docker Hub, GHCR, Artifactory) list these, as
+    Harbor's adapters do (``util.IsSpecificPathComponent``). ``pattern`` must be valid.
+    """
+    if not pattern:
+        return None
+    names = {alternative.split("/", 1)[0] for alternative in _alternatives(pattern)}
+    if any(not name or any(char in name for char in "*?[\\") for name in names):
+        return None
+    return sorted(names)
+
+
 def _syntax_problem(pattern: str) -> str | None:
     """Scan ``pattern`` like doublestar does and describe the first problem found."""
     brace_commas: list[bool] = []  # one entry per open brace: has it seen a top-level comma?

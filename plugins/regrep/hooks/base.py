@@ -16,6 +16,7 @@ methods ``get_ui_field_behaviour``/``get_connection_form_widgets``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -40,6 +41,9 @@ class RegistryEndpoint:
     password: str | None = field(default=None, repr=False)
     verify: bool = True
     ca_bundle: str | None = None
+    # The connection's extra fields: provider options (Docker Hub's API URL, ...), some
+    # of them secret (an API token): never in the repr.
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.password:
@@ -92,6 +96,19 @@ def parse_verify(conn_id: str, value: Any) -> bool:
     )
 
 
+def parse_list(conn_id: str, key: str, value: Any) -> tuple[str, ...]:
+    """Read a list extra: a JSON list, or the comma-separated string a URI carries."""
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: extra {key!r} must be a list of names or a "
+            f"comma-separated string, not {value!r}"
+        )
+    return tuple(item.strip() for item in items if item.strip())
+
+
 class RegistryHook(BaseHook):
     """Connects regrep to one registry endpoint described by an Airflow connection."""
 
@@ -112,12 +129,26 @@ class RegistryHook(BaseHook):
         ca_bundle = extra.get("ca_bundle") or None
         return RegistryEndpoint(
             name=self.registry_conn_id,
-            url=registry_url(self.registry_conn_id, conn.host, conn.schema, conn.port),
+            url=self.endpoint_url(conn.host, conn.schema, conn.port),
             username=conn.login or None,
             password=conn.password or None,
             verify=parse_verify(self.registry_conn_id, extra.get("verify")),
             ca_bundle=str(ca_bundle) if ca_bundle else None,
+            extra=extra,
         )
+
+    def endpoint_url(self, host: str | None, schema: str | None, port: int | None) -> str:
+        """The registry URL from the connection's fields; a provider with a well-known
+        registry (Docker Hub) overrides this to supply or correct it."""
+        return registry_url(self.registry_conn_id, host, schema, port)
+
+    def cannot_push(self, endpoint: RegistryEndpoint) -> str | None:
+        """Why this endpoint can never receive replicated content, or None when it can.
+
+        A static chart repository or an anonymous Docker Hub is readable only; planning
+        refuses a rule that would push to one before any transfer starts.
+        """
+        return None
 
     def get_client(self) -> RegistryClient:
         """Return a client for this endpoint; its ``name`` (used in messages) is the conn id."""

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from regrep.registry.credentials import CredentialSource, RenewingCredentials
 from regrep.registry.errors import Operation, RegistryError, error_for_status
 from regrep.registry.transport import Transport
 
@@ -155,7 +156,9 @@ class Authenticator:
     """Per-endpoint auth state, shared by the client's threads.
 
     Only the first request of a client goes out anonymously: its 401 tells us the scheme,
-    after which every request carries the right header up front.
+    after which every request carries the right header up front. ``credentials`` replaces
+    ``username``/``password`` with short-lived ones a vendor API hands out (see
+    :mod:`regrep.registry.credentials`).
     """
 
     def __init__(
@@ -165,8 +168,10 @@ class Authenticator:
         endpoint: str,
         username: str | None,
         password: str | None,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self._transport = transport
+        self._renewing = RenewingCredentials(credentials) if credentials else None
         self._endpoint = endpoint
         self._username = username
         self._basic = (
@@ -184,12 +189,12 @@ class Authenticator:
     @property
     def anonymous(self) -> bool:
         """True when no credentials were configured."""
-        return self._basic is None
+        return self._basic is None and self._renewing is None
 
     def authorization(self, scopes: Sequence[str], operation: Operation) -> str | None:
         """The Authorization header value for a request needing ``scopes``, if any."""
         if self._scheme == "basic":
-            return self._basic
+            return self._credentials()[1]
         if self._scheme != "bearer":
             return None
         with self._lock:
@@ -215,14 +220,24 @@ class Authenticator:
                 self._tokens.pop(sent, None)
                 self._tokens.pop(wanted, None)
                 return True
-            if "basic" in challenges and self._basic and self._scheme != "basic":
-                self._scheme = "basic"
-                return True
+            if "basic" in challenges and not self.anonymous:
+                if self._scheme != "basic":
+                    self._scheme = "basic"
+                    return True
+                # Vendor-issued credentials can lapse before their announced end.
+                return self._renewing is not None and self._renewing.expire()
         return False
 
     def _wanted(self, scopes: Sequence[str]) -> tuple[str, ...]:
         key = merge_scopes(scopes)
         return self._widened.get(key, key)
+
+    def _credentials(self) -> tuple[str | None, str | None]:
+        """The account name and basic ``Authorization`` value to offer, if any."""
+        if self._renewing is not None:
+            current = self._renewing.current()
+            return current.username, current.basic
+        return self._username, self._basic
 
     def _fetch(self, scopes: tuple[str, ...], operation: Operation) -> Token:
         """GET a token from the realm (token spec "Requesting a Token")."""
@@ -230,10 +245,11 @@ class Authenticator:
         params: list[tuple[str, str]] = [("scope", s) for s in scopes]
         if self._service:
             params.insert(0, ("service", self._service))
-        if self._username:
-            params.append(("account", self._username))
+        account, basic = self._credentials()
+        if account:
+            params.append(("account", account))
         # Basic credentials go to the realm: that is how the token service authenticates.
-        response = self._transport.request("GET", realm, params=params, authorization=self._basic)
+        response = self._transport.request("GET", realm, params=params, authorization=basic)
         with response:
             if response.status_code != 200:
                 token_op = Operation(

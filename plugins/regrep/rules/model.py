@@ -13,11 +13,16 @@ from typing import Annotated, Any, Literal
 from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from regrep import filters
-from regrep.oci import validate_repository
+from regrep import filters, tuning
+from regrep.oci import Platform, validate_repository
+from regrep.platforms import PlatformResult, parse_platform
 
 ResourceType = Literal["image", "chart", "artifact"]
 """Harbor's resource filter: container images, Helm charts, or any other OCI artifact."""
+
+Mode = Literal["pull", "push"]
+"""Harbor's replication mode, naming the local side: ``pull`` copies a remote source into
+your registry (the destination), ``push`` copies your registry (the source) to a remote."""
 
 FLATTEN_ALL = -1
 """``destination_namespace_replace_count`` for Harbor's "Flatten All Levels": keep only the
@@ -52,12 +57,71 @@ class TagFilter(_Model):
         return filters.accepts(self.pattern, tag, self.decoration)
 
 
+class LabelFilter(_Model):
+    """Harbor's label filter: artifacts must carry every ``include`` label and no ``exclude``.
+
+    Labels exist only on Harbor sources; planning refuses a label filter on any other.
+    """
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @field_validator("exclude")
+    @classmethod
+    def _disjoint(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        both = sorted(set(value) & set(info.data.get("include", ())))
+        if both:
+            raise ValueError(f"label(s) {', '.join(both)} cannot be both included and excluded")
+        return value
+
+    @property
+    def active(self) -> bool:
+        """Whether the filter selects anything out (an empty one keeps every artifact)."""
+        return bool(self.include or self.exclude)
+
+    def accepts(self, labels: set[str]) -> bool:
+        """Return whether an artifact carrying ``labels`` passes the filter."""
+        return set(self.include) <= labels and not labels & set(self.exclude)
+
+
+class PlatformFilter(_Model):
+    """Copy only some platforms of multi-platform images (see :mod:`regrep.platforms`).
+
+    ``values`` are ``os/architecture[/variant]``; ``result`` is ``index`` (a new index of
+    the chosen children, with a new digest) or ``manifest`` (the tag points at the first
+    listed platform's image itself). A plain list is shorthand for ``{values: [...]}``.
+    """
+
+    values: tuple[str, ...] = Field(min_length=1)
+    result: PlatformResult = "index"
+
+    @field_validator("values")
+    @classmethod
+    def _valid_platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            parse_platform(text)
+        return value
+
+    @property
+    def parsed(self) -> list[Platform]:
+        """The platforms, in the order written (the preference order for ``manifest``)."""
+        return [parse_platform(text) for text in self.values]
+
+
 class Filters(_Model):
-    """Harbor's resource filters; an absent or empty filter selects everything."""
+    """Harbor's resource filters, plus platforms; an absent or empty filter selects all."""
 
     name: str = ""
     tag: TagFilter = Field(default_factory=TagFilter)
     resource: ResourceType | None = None
+    labels: LabelFilter = Field(default_factory=LabelFilter)
+    platforms: PlatformFilter | None = None
+
+    @field_validator("platforms", mode="before")
+    @classmethod
+    def _platform_shorthand(cls, value: Any) -> Any:
+        """Accept ``platforms: [linux/amd64]`` for ``platforms: {values: [linux/amd64]}``."""
+        return {"values": value} if isinstance(value, list) else value
 
     _valid_name = field_validator("name")(_checked_pattern)
 
@@ -167,7 +231,15 @@ class Rule(_Model):
     All Levels"; see :func:`replace_namespace`). ``override`` lets a destination tag that
     points at another digest be overwritten. ``enabled: false`` keeps the DAG paused.
     ``replicate_deletion`` is Harbor's "Delete remote resources when locally deleted" and
-    only exists for event-based rules.
+    only exists for event-based rules. ``copy_referrers`` copies each copied manifest's
+    signatures, SBOMs and attestations with it (OCI ``subject`` referrers and cosign tags).
+    ``mode`` optionally says which side is your own registry (see :data:`Mode`); planning
+    then also checks that the endpoints fit it (:mod:`regrep.modes`).
+
+    Transfer settings (per copy task): ``max_concurrent_blobs`` blobs of a manifest travel
+    at once; ``copy_by_chunk`` uploads each blob in chunks of ``chunk_size_mib`` MiB,
+    resuming an interrupted chunk where the registry stopped, instead of one streamed PUT;
+    ``speed_limit_kbps`` caps the task's transfer rate in KiB/s (absent: no limit).
     """
 
     name: str
@@ -185,11 +257,26 @@ class Rule(_Model):
     retries: int = Field(default=3, ge=0)
     retry_delay_minutes: int = Field(default=5, ge=0)
     replicate_deletion: bool = Field(default=False, validate_default=True)
+    copy_referrers: bool = True
+    mode: Mode | None = None
+    max_concurrent_blobs: int = Field(
+        default=tuning.DEFAULT_CONCURRENT_BLOBS, ge=1, le=tuning.MAX_CONCURRENT_BLOBS
+    )
+    copy_by_chunk: bool = False
+    chunk_size_mib: int | None = Field(default=None, ge=1, le=tuning.MAX_CHUNK_MIB)
+    speed_limit_kbps: int | None = Field(default=None, ge=1)
 
     @property
     def dag_id(self) -> str:
         """The Airflow DAG id of this rule."""
         return f"replicate_{self.name}"
+
+    @property
+    def chunk_size(self) -> int | None:
+        """Upload chunk size in bytes with ``copy_by_chunk``; None: one PUT per blob."""
+        if not self.copy_by_chunk:
+            return None
+        return (self.chunk_size_mib or tuning.DEFAULT_CHUNK_MIB) << 20
 
     def destination_repository(self, source_repository: str) -> str:
         """Return where ``source_repository`` lands; ``ValueError`` if flattening cannot apply."""
@@ -268,5 +355,28 @@ class Rule(_Model):
             raise ValueError(
                 f"only applies to event_based triggers, not {trigger.type}: Harbor does not "
                 "replicate deletions for manual or scheduled rules"
+            )
+        return value
+
+    @field_validator("chunk_size_mib")
+    @classmethod
+    def _chunks_need_chunking(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("copy_by_chunk") is False:
+            raise ValueError(
+                "only applies with copy_by_chunk: true (without it each blob is one "
+                "streamed upload)"
+            )
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _mode_fits_trigger(cls, value: Mode | None, info: ValidationInfo) -> Mode | None:
+        trigger = info.data.get("trigger")
+        if value == "pull" and trigger is not None and trigger.type == "event_based":
+            raise ValueError(
+                "pull mode cannot be event_based: the source is then the remote registry, "
+                "which does not report its pushes to you (Harbor's adapters offer only manual "
+                "and scheduled triggers for remote sources); use a scheduled trigger, or mode "
+                "push if the source is your own registry"
             )
         return value

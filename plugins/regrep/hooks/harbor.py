@@ -1,0 +1,242 @@
+"""Harbor 2.x endpoints: listing, labels and project creation through Harbor's API v2.0.
+
+Harbor's ``/v2/`` is a distribution registry behind Harbor's token service, which the
+shared client already speaks. What differs is what Harbor's own replication adapter
+(goharbor/harbor ``src/pkg/reg/adapter/harbor``) does through the REST API (Harbor API
+v2.0 swagger, basic credentials):
+
+- the version check, ``GET /api/v2.0/systeminfo``: replication between different major
+  versions is not supported, so anything but Harbor 2.x is refused with a clear message;
+- listing: projects (``GET /projects``, paged with ``page``/``page_size`` and a ``Link``
+  header), then each project's repositories, instead of the catalog;
+- labels, for the label filter: ``GET /projects/{p}/repositories/{r}/artifacts``
+  with ``with_label=true`` (a repository path in a URL is URL-encoded twice);
+- namespaces: pushing needs the project to exist, so ``ensure_namespace`` creates a
+  private one (``POST /projects``), after checking with ``HEAD /projects?project_name=``
+  that it is missing: Harbor checks the right to create projects before existence.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from regrep import filters
+from regrep.hooks.api import VendorAPI, basic_authorization
+from regrep.hooks.base import ConnectionConfigError, RegistryHook
+from regrep.oci import Descriptor
+from regrep.registry import RegistryClient
+from regrep.registry.client import DEFAULT_PAGE_SIZE
+from regrep.registry.errors import Forbidden, NotFound, Unauthorized
+
+V2 = "/v2.0"  # below /api: Harbor 2.x serves API v2.0 there, 1.x the unversioned API
+API_PAGE_SIZE = 100  # Harbor caps page_size at 100
+
+
+def _encoded_repository(name: str) -> str:
+    """A repository path inside an API URL: ``a/b`` -> ``a%252Fb`` (Harbor API docs)."""
+    return quote(quote(name, safe=""), safe="")
+
+
+class HarborClient(RegistryClient):
+    """A Harbor 2.x endpoint: the registry, plus Harbor's API for what the registry lacks."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(url, username=username, password=password, **options)
+        self.username = username
+        basic = basic_authorization(username, password)
+        self._api = VendorAPI(
+            self._transport,
+            self.url + "/api",
+            endpoint=self.name,
+            anonymous=basic is None,
+            authorization=lambda: basic,
+        )
+        self._lock = threading.Lock()
+        self._version_checked = False
+        self._projects: set[str] = set()  # known to exist
+        self._labels: dict[str, dict[str, set[str]]] = {}  # repository -> digest -> labels
+        self._label_locks: dict[str, threading.Lock] = {}
+
+    def ping(self) -> None:
+        """The registry answers, the credentials work, and it is a Harbor we support."""
+        super().ping()
+        self._check_version()
+
+    def list_repositories(
+        self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
+    ) -> Iterator[str]:
+        """Every repository of the projects the name filter can match (all when it is open).
+
+        Anonymous access lists the public projects only, as in Harbor's UI.
+        """
+        self._check_version()
+        projects = filters.fixed_namespaces(name_pattern)
+        if projects is None:
+            listed = self._api.pages(
+                f"{V2}/projects", target="the projects", params={"page_size": API_PAGE_SIZE}
+            )
+            projects = [str(project["name"]) for project in listed]
+        for project in projects:
+            try:
+                for repository in self._api.pages(
+                    f"{V2}/projects/{quote(project, safe='')}/repositories",
+                    target=f"the repositories of project {project}",
+                    params={"page_size": API_PAGE_SIZE},
+                ):
+                    yield str(repository["name"])
+            except NotFound:
+                continue  # a project the pattern names but the instance lacks
+
+    def artifact_labels(self, repository: str, digest: str) -> set[str] | None:
+        """The labels Harbor shows on the artifact ``digest`` of ``repository``.
+
+        One listing per repository serves all its tags; an artifact Harbor does not list
+        (a child of an index) has no labels.
+        """
+        with self._lock:
+            listing = self._label_locks.setdefault(repository, threading.Lock())
+        with listing:  # the planner asks for many tags at once: list each repository once
+            known = self._labels.get(repository)
+            if known is None:
+                known = self._labels[repository] = self._list_labels(repository)
+        return set(known.get(digest, set()))
+
+    def head_manifest(self, repository: str, reference: str) -> Descriptor | None:
+        """The manifest's descriptor, None if absent, also in a project not created yet.
+
+        Harbor's token service grants nothing in a project that does not exist, so its
+        registry refuses instead of answering 404; a destination's project is only created
+        when the first copy into it starts.
+        """
+        try:
+            return super().head_manifest(repository, reference)
+        except (Unauthorized, Forbidden):
+            if self._project_exists(repository.partition("/")[0]):
+                raise
+            return None
+
+    def ensure_namespace(self, repository: str) -> None:
+        """Create the repository's project, private, unless it exists."""
+        project, slash, _ = repository.partition("/")
+        if not slash:
+            raise NotFound(
+                f"repository {repository} has no project part, and Harbor keeps every "
+                f"repository in a project (<project>/<name>): give the rule a "
+                f"destination_namespace for endpoint {self.name}",
+                endpoint=self.name,
+                repository=repository,
+            )
+        if not self._project_exists(project):
+            self._create_project(project, repository)
+            with self._lock:
+                self._projects.add(project)
+
+    def _project_exists(self, project: str) -> bool:
+        """``HEAD /projects?project_name=``; a project once seen is not asked about again."""
+        with self._lock:
+            if project in self._projects:
+                return True
+        self._check_version()
+        with self._api.request(
+            "HEAD",
+            f"{V2}/projects",
+            target=f"project {project}",
+            params={"project_name": project},
+            ok=(200, 404),
+        ) as answer:
+            exists = answer.status_code == 200
+        if exists:
+            with self._lock:
+                self._projects.add(project)
+        return exists
+
+    def _create_project(self, project: str, repository: str) -> None:
+        try:
+            self._api.request(
+                "POST",
+                f"{V2}/projects",
+                target=f"project {project}",
+                action="push",
+                repository=repository,
+                document={"project_name": project, "metadata": {"public": "false"}},
+                ok=(201, 409),  # 409: created meanwhile by another task
+            ).close()
+        except Forbidden as exc:
+            account = repr(self.username) if self.username else "anonymous access"
+            raise Forbidden(
+                f"account {account} may not create project {project} on endpoint {self.name}: "
+                "create it in Harbor, or use an account allowed to create projects",
+                status=exc.status,
+                endpoint=self.name,
+                repository=repository,
+                codes=exc.codes,
+            ) from exc
+
+    def _list_labels(self, repository: str) -> dict[str, set[str]]:
+        project, _, name = repository.partition("/")
+        artifacts = self._api.pages(
+            f"{V2}/projects/{quote(project, safe='')}/repositories/{_encoded_repository(name)}"
+            "/artifacts",
+            target=f"the artifacts of {repository}",
+            params={"with_tag": "true", "with_label": "true", "page_size": API_PAGE_SIZE},
+        )
+        return {
+            str(artifact["digest"]): {str(label["name"]) for label in artifact.get("labels") or []}
+            for artifact in artifacts
+        }
+
+    def _check_version(self) -> None:
+        """Refuse, once per client, an endpoint that is not Harbor 2.x."""
+        with self._lock:
+            if self._version_checked:
+                return
+        version = self._system_version(V2)
+        if version is None:
+            older = self._system_version("")  # Harbor 1.x: the unversioned API
+            runs = f"runs Harbor {older}" if older else "does not serve Harbor's API v2.0"
+            raise ConnectionConfigError(
+                f"connection {self.name!r}: {self.url} {runs} (GET /api{V2}/systeminfo "
+                "failed): regrep supports Harbor 2.x only, whose API v2.0 it speaks (Harbor "
+                "itself does not replicate between versions); for another registry use the "
+                "matching connection type"
+            )
+        with self._lock:
+            self._version_checked = True
+
+    def _system_version(self, prefix: str) -> str | None:
+        """``harbor_version`` from ``{prefix}/systeminfo``; None when that is not Harbor's.
+
+        Harbor 2.x tells anonymous callers no version: an answer without one is "".
+        """
+        info = self._api.request(
+            "GET",
+            f"{prefix}/systeminfo",
+            target="Harbor's system information",
+            ok=(200, 401, 403, 404),
+        )
+        with info:
+            try:
+                body = info.json() if info.status_code == 200 else None
+            except ValueError:
+                body = None
+        if not isinstance(body, dict):
+            return None
+        return str(body.get("harbor_version") or "")
+
+
+class HarborHook(RegistryHook):
+    """A Harbor 2.x instance (Harbor's "Harbor" provider)."""
+
+    conn_type = "regrep_harbor"
+    hook_name = "Harbor (regrep)"
+    client_class = HarborClient

@@ -1,0 +1,188 @@
+"""The Harbor provider against Harbor emulated at the HTTP level.
+
+Harbor's REST API v2.0 (projects, repositories, artifacts with labels, project creation,
+systeminfo) and its token service are emulated by ``tests.support.vendors.harbor``
+following the Harbor API v2.0 swagger; the ``/v2/`` registry traffic goes to a real
+``docker-registry`` behind it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from regrep.hooks import registry_hook
+from regrep.hooks.harbor import HarborClient, HarborHook
+from regrep.planning import plan_replication
+from regrep.registry import RegistryClient
+from regrep.registry.errors import Forbidden
+from regrep.rules import Filters, LabelFilter, Rule
+from regrep.transfer import copy_resource
+from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.conftest import Connect
+from tests.support.images import manifest_digest, push_image
+from tests.support.registries import RegistryPair, RunningRegistry
+from tests.support.vendors.harbor import HarborEmulator
+
+USERS = {"alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
+
+
+@pytest.fixture
+def harbor(registry_pair: RegistryPair) -> Iterator[HarborEmulator]:
+    """Harbor over the pair's destination; alice is an admin, bob an ordinary user."""
+    with HarborEmulator(
+        registry_pair.destination, users=USERS, admins={"alice"}, max_page_size=2
+    ) as emulator:
+        yield emulator
+
+
+def _connect(connect: Connect, conn_id: str, harbor: HarborEmulator, user: str | None) -> None:
+    connect(
+        conn_id,
+        "regrep_harbor",
+        harbor.url,
+        login=user,
+        password=USERS[user] if user else None,
+    )
+
+
+def test_connection_accepts_harbor_2_and_refuses_harbor_1(
+    registry: RunningRegistry, connect: Connect
+) -> None:
+    with (
+        HarborEmulator(registry, users=USERS) as current,
+        HarborEmulator(registry, users=USERS, version="v1.10.17") as old,
+    ):
+        _connect(connect, "current", current, "bob")
+        _connect(connect, "old", old, "bob")
+
+        assert HarborHook("current").test_connection() == (
+            True,
+            f"Connected to {current.url} as 'bob'",
+        )
+        ok, message = HarborHook("old").test_connection()
+
+    assert not ok
+    assert message.startswith(f"connection 'old': {old.url} runs Harbor v1.10.17")
+    assert "regrep supports Harbor 2.x only" in message
+    assert_masked(USERS["bob"])
+
+
+def test_pull_lists_projects_and_repositories_through_the_api(
+    harbor: HarborEmulator, registry: RunningRegistry, connect: Connect
+) -> None:
+    upstream = harbor.upstream
+    harbor.add_project("lab", public=True)  # empty
+    harbor.add_project("library", public=True)
+    harbor.add_project("team", members=["bob"])
+    harbor.add_project("zeta")  # bob may not see it
+    pushed = [
+        push_image(upstream, "library/alpine", "3.19"),
+        push_image(upstream, "team/app", "1.0"),
+        push_image(upstream, "team/tools/cli", "2"),
+        push_image(upstream, "zeta/secret", "1"),
+    ]
+    _connect(connect, "harbor", harbor, "bob")
+    rule = Rule(name="pull", source="harbor", destination="local", filters=Filters(name="**"))
+
+    with registry_hook("harbor").get_client() as source, RegistryClient(registry.url) as local:
+        assert isinstance(source, HarborClient)
+        plan = plan_replication(rule, source, local)
+        for resource in plan.resources:
+            copy_resource(
+                source,
+                local,
+                resource.source_repository,
+                resource.tag,
+                resource.destination_repository,
+            )
+
+    assert [r.label for r in plan.resources] == [
+        "library/alpine:3.19",
+        "team/app:1.0",
+        "team/tools/cli:2",
+    ]
+    for image in pushed[:3]:
+        assert manifest_digest(registry, image.repository, image.reference) == image.digest
+    # The catalog was never asked; the projects came in pages of two.
+    assert not harbor.server.calls(path=r"/v2/_catalog")
+    assert [
+        c.query.get("page", ["1"]) for c in harbor.server.calls("GET", r"/api/v2\.0/projects")
+    ] == [["1"], ["2"]]
+
+
+def test_anonymous_access_lists_public_projects_only(harbor: HarborEmulator) -> None:
+    harbor.add_project("library", public=True)
+    harbor.add_project("team", members=["bob"])
+    push_image(harbor.upstream, "library/alpine", "3.19")
+    push_image(harbor.upstream, "team/app", "1.0")
+
+    with HarborClient(harbor.url, name="anonymous") as client:
+        assert list(client.list_repositories()) == ["library/alpine"]
+
+
+def test_push_creates_a_private_project_once(
+    harbor: HarborEmulator, registry_pair: RegistryPair, connect: Connect
+) -> None:
+    _connect(connect, "harbor", harbor, "bob")
+
+    with registry_hook("harbor").get_client() as destination:
+        copy_into(destination, harbor.upstream, registry_pair.source, "mirror/app")
+        copy_into(destination, harbor.upstream, registry_pair.source, "mirror/tools")
+    with registry_hook("harbor").get_client() as again:
+        copy_into(again, harbor.upstream, registry_pair.source, "mirror/more")
+
+    assert harbor.projects["mirror"].created_with == {
+        "project_name": "mirror",
+        "metadata": {"public": "false"},
+    }
+    # Created by the first copy; the others, in this client or the next, find it.
+    assert len(harbor.server.calls("POST", r"/api/v2\.0/projects")) == 1
+
+
+def test_push_without_the_right_to_create_projects_says_so(
+    registry_pair: RegistryPair, connect: Connect
+) -> None:
+    with HarborEmulator(
+        registry_pair.destination, users=USERS, admins={"alice"}, creation_restricted=True
+    ) as harbor:
+        _connect(connect, "harbor", harbor, "bob")
+        push_image(registry_pair.source, "mirror/app", "1.0")
+
+        with (
+            registry_hook("harbor").get_client() as destination,
+            RegistryClient(registry_pair.source.url, name="source") as source,
+            pytest.raises(Forbidden) as refused,
+        ):
+            copy_resource(source, destination, "mirror/app", "1.0", "mirror/app")
+
+    assert refused.value.message.startswith(
+        "account 'bob' may not create project mirror on endpoint harbor"
+    )
+    assert "mirror" not in harbor.projects
+
+
+def test_label_filter_reads_harbor_labels(
+    harbor: HarborEmulator, registry: RunningRegistry, connect: Connect
+) -> None:
+    harbor.add_project("team", members=["bob"])
+    release = push_image(harbor.upstream, "team/tools/cli", "1.0")
+    push_image(harbor.upstream, "team/tools/cli", "2.0-rc")
+    harbor.label("team/tools/cli", release.digest, "prod")
+    _connect(connect, "harbor", harbor, "bob")
+    rule = Rule(
+        name="labels",
+        source="harbor",
+        destination="local",
+        filters=Filters(name="team/**", labels=LabelFilter(include=("prod",))),
+    )
+
+    with registry_hook("harbor").get_client() as source, RegistryClient(registry.url) as local:
+        plan = plan_replication(rule, source, local)
+
+    assert [r.label for r in plan.resources] == ["team/tools/cli:1.0"]
+    # One listing of the repository's artifacts, its path encoded twice as Harbor wants.
+    (listing,) = harbor.server.calls("GET", r"/api/v2\.0/projects/team/repositories/.*/artifacts")
+    assert listing.path.endswith("/repositories/tools%252Fcli/artifacts")

@@ -1,0 +1,591 @@
+"""What every vendor emulator shares: a routed HTTP server in front of a real registry.
+
+Cloud registries cannot be reached from the test machine, so each vendor's own API is
+emulated at the HTTP level, following the vendor's documented request and response shapes,
+while blob and manifest traffic goes to a real ``docker-registry``. A vendor module builds a
+:class:`VendorServer` and gives it:
+
+- **routes** for the vendor API: ``server.route("POST", r"/oauth2/token", handler)``, where a
+  handler takes a :class:`Request` and returns a :class:`Response`. Routes are matched first
+  (method, then the path with ``re.fullmatch``), so a vendor API living under ``/v2/`` (SWR's
+  ``/v2/manage/...``, GCR's ``/v2/token``) works too;
+- a **registry gate** (``server.gate``) deciding on ``/v2/`` traffic no route claims:
+  :class:`BasicGate` (the registry takes basic credentials, as ECR's ``AWS`` + token login),
+  :class:`BearerGate` (the Docker token flow, with :func:`token_endpoint` as its realm), or
+  ``None``: the request then reaches the upstream untouched, ``Authorization`` included, so a
+  registry started with ``auth="token"`` authenticates for itself (the vendor lets clients
+  reach its registry directly). With a gate, the upstream is a registry without auth.
+
+A route that claims a ``/v2/`` path (a vendor's own listing) applies ``server.gate`` itself
+and may pass the request on with :meth:`VendorServer.forward`; :func:`capped_listing` does
+that for vendors that cap page sizes. :func:`push_needs_namespace` refuses pushes into
+namespaces a vendor API must create first. :class:`TokenStore` issues, checks and revokes
+opaque tokens of any kind (access, refresh, temporary logins).
+
+Every request is recorded (``server.requests``, filtered with :meth:`VendorServer.calls`),
+so a test can assert what the client sent: paging parameters, signatures, token fetches,
+whether a request was ever refused. Tokens are opaque and checked here with exact expiry
+(:class:`TokenStore`); distribution's own JWTs stay valid 60 s past expiry, which would
+hide a client using a lapsed token.
+
+The upstream is a plain-HTTP registry: tests push fixtures straight into it
+(``tests.support.images``) and read them back through the emulator. The ``Host`` header is
+forwarded unchanged, so the registry's ``Location`` headers point back at the emulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import http.client
+import json
+import re
+import secrets
+import ssl
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from requests.structures import CaseInsensitiveDict
+
+from tests.support.certs import write_server_tls
+
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
+)
+# /v2/<name>/<kind>/...: the repository a registry request is about (names contain slashes).
+_REPOSITORY_PATH = re.compile(r"/v2/(?P<name>.+?)/(?:manifests|blobs|tags|referrers)/.*")
+_ACTION_FOR_METHOD = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}  # other: push
+
+
+# -- requests and responses -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as a route handler or gate sees it; ``params`` are the route's groups."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: CaseInsensitiveDict[str]
+    body: bytes
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of query parameter ``name``."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        """The JSON body (``{}`` when empty); ValueError when it is not JSON."""
+        return json.loads(self.body) if self.body else {}
+
+    def form(self) -> dict[str, str]:
+        """An ``application/x-www-form-urlencoded`` body, first value of each key."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
+
+    @property
+    def basic(self) -> tuple[str, str] | None:
+        """``(username, password)`` of a Basic ``Authorization`` header, if well formed."""
+        scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, colon, password = (
+                base64.b64decode(encoded, validate=True).decode().partition(":")
+            )
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return (username, password) if colon else None
+
+    @property
+    def bearer(self) -> str | None:
+        """The token of a Bearer ``Authorization`` header."""
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return token.strip() or None
+
+
+@dataclass
+class Response:
+    """What a handler answers; ``body`` is sent as is (none for HEAD)."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(
+        cls, document: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        body = json.dumps(document).encode()
+        return cls(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+    @classmethod
+    def registry_error(
+        cls, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """An OCI distribution error body (``{"errors": [{"code", "message"}]}``)."""
+        return cls.json({"errors": [{"code": code, "message": message}]}, status, headers)
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the emulator answered. ``body`` is kept for route requests only (not blobs)."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: CaseInsensitiveDict[str]
+    status: int
+    body: bytes = b""
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An issued token: who it is for, what it allows, until when (``time.time()``)."""
+
+    value: str
+    subject: str
+    scopes: tuple[str, ...]
+    expires_at: float
+    kind: str
+
+    @property
+    def expires_in(self) -> int:
+        return max(0, round(self.expires_at - time.time()))
+
+    def allows(self, scope: str) -> bool:
+        """True when one granted scope covers ``scope`` (``type:name:action``)."""
+        resource, _, action = scope.rpartition(":")
+        for granted in self.scopes:
+            name, _, actions = granted.rpartition(":")
+            if name == resource and ({"*", action} & set(actions.split(","))):
+                return True
+        return False
+
+
+class TokenStore:
+    """Opaque tokens with exact expiry: the token-exchange half of most vendor emulators.
+
+    ``kind`` separates a vendor's token families (ACR's refresh and access tokens, ECR's
+    authorization tokens) so one cannot be used as another. ``ttl`` is an attribute a test
+    may lower to make tokens lapse quickly.
+    """
+
+    def __init__(self, ttl: float = 3600.0) -> None:
+        self.ttl = ttl
+        self._grants: dict[str, Grant] = {}
+        self._order: list[Grant] = []
+        self._lock = threading.Lock()
+
+    def issue(
+        self,
+        subject: str,
+        scopes: Iterable[str] = (),
+        *,
+        kind: str = "access",
+        ttl: float | None = None,
+    ) -> Grant:
+        value = f"{kind}-{secrets.token_urlsafe(24)}"
+        lifetime = self.ttl if ttl is None else ttl
+        grant = Grant(value, subject, tuple(scopes), time.time() + lifetime, kind)
+        with self._lock:
+            self._grants[value] = grant
+            self._order.append(grant)
+        return grant
+
+    def lookup(self, value: str | None, *, kind: str = "access") -> Grant | None:
+        """The grant of a live token of ``kind``; None if unknown, expired or another kind."""
+        with self._lock:
+            grant = self._grants.get(value or "")
+        if grant is None or grant.kind != kind or grant.expires_at <= time.time():
+            return None
+        return grant
+
+    def revoke(self) -> None:
+        """Forget every live token, as a vendor does when credentials are rotated."""
+        with self._lock:
+            self._grants.clear()
+
+    def issued(self, kind: str = "access") -> list[Grant]:
+        """Every token of ``kind`` issued so far, in order."""
+        with self._lock:
+            return [g for g in self._order if g.kind == kind]
+
+
+# Who may do what: (subject, resource name) -> allowed actions, "*" for all.
+Authorize = Callable[[str, str], Collection[str]]
+
+
+def allow_all(subject: str, resource: str) -> Collection[str]:
+    """The default policy: every authenticated subject may do everything."""
+    return ("*",)
+
+
+def grant_scopes(subject: str, requested: Iterable[str], authorize: Authorize) -> list[str]:
+    """The requested scopes cut down to what ``authorize`` allows (the token spec's rule)."""
+    granted = []
+    for scope in requested:
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        allowed = set(authorize(subject, name))
+        kept = [a for a in actions.split(",") if a and ("*" in allowed or a in allowed)]
+        if kept:
+            granted.append(f"{kind}:{name}:{','.join(kept)}")
+    return granted
+
+
+def token_response(grant: Grant) -> Response:
+    """The Docker token spec's answer (``token`` and ``access_token``, ``expires_in``)."""
+    issued_at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    return Response.json(
+        {
+            "token": grant.value,
+            "access_token": grant.value,
+            "expires_in": grant.expires_in,
+            "issued_at": issued_at,
+        }
+    )
+
+
+def token_endpoint(
+    tokens: TokenStore,
+    authenticate: Callable[[Request], str | None],
+    authorize: Authorize = allow_all,
+) -> Handler:
+    """A Docker token-spec realm (``GET realm?service=&scope=``) issuing ``tokens``.
+
+    ``authenticate`` names the subject from the request (usually its basic credentials) or
+    returns None for bad credentials (401). Scopes are granted as far as ``authorize``
+    allows; a token granting less than asked is how a registry says "no permission".
+    """
+
+    def handle(request: Request) -> Response:
+        subject = authenticate(request)
+        if subject is None:
+            return Response.registry_error(401, "UNAUTHORIZED", "authentication required")
+        requested = [s for value in request.query.get("scope", []) for s in value.split()]
+        return token_response(tokens.issue(subject, grant_scopes(subject, requested, authorize)))
+
+    return handle
+
+
+# -- registry gates -------------------------------------------------------------------------
+
+
+def required_scope(request: Request) -> str | None:
+    """The token scope a ``/v2/`` request needs; None for the ``/v2/`` ping itself."""
+    if request.path.startswith("/v2/_catalog"):
+        return "registry:catalog:*"
+    match = _REPOSITORY_PATH.fullmatch(request.path)
+    if match is None:
+        return None
+    return f"repository:{match['name']}:{_ACTION_FOR_METHOD.get(request.method, 'push')}"
+
+
+def push_needs_namespace(request: Request, namespaces: Collection[str]) -> Response | None:
+    """Refuse (403 ``DENIED``) a push into a namespace that does not exist, as registries
+    whose namespaces are made through their API do (Alibaba ACR, Huawei SWR)."""
+    scope = required_scope(request) or ""
+    if not (scope.startswith("repository:") and scope.endswith(":push")):
+        return None
+    namespace = scope.split(":")[1].split("/")[0]
+    if namespace in namespaces:
+        return None
+    return Response.registry_error(
+        403, "DENIED", f"requested access to the resource is denied: no namespace {namespace}"
+    )
+
+
+class RegistryGate(Protocol):
+    """Decides on a ``/v2/`` request: a refusal to send, or None to forward it upstream."""
+
+    def __call__(self, request: Request) -> Response | None: ...
+
+
+@dataclass
+class BasicGate:
+    """A registry taking basic credentials: ``authenticate(user, password)`` names the
+    subject (None: 401); ``authorize`` decides per scope (refused: 403 DENIED)."""
+
+    authenticate: Callable[[str, str], str | None]
+    authorize: Authorize = allow_all
+    realm: str = "registry"
+
+    def __call__(self, request: Request) -> Response | None:
+        credentials = request.basic
+        subject = self.authenticate(*credentials) if credentials else None
+        if subject is None:
+            challenge = {"WWW-Authenticate": f'Basic realm="{self.realm}"'}
+            return Response.registry_error(
+                401, "UNAUTHORIZED", "authentication required", challenge
+            )
+        scope = required_scope(request)
+        if scope and not grant_scopes(subject, [scope], self.authorize):
+            return Response.registry_error(403, "DENIED", f"requested access to {scope} denied")
+        return None
+
+
+@dataclass
+class BearerGate:
+    """A registry in the Docker token flow: a live token from ``tokens`` covering the
+    request's scope passes; otherwise 401 with a ``Bearer`` challenge naming ``realm``
+    (``error="invalid_token"`` for a lapsed one, ``insufficient_scope`` as distribution)."""
+
+    tokens: TokenStore
+    realm: str
+    service: str
+    # The scope a request needs; a vendor that asks more (ACR's metadata_read) replaces it.
+    scope_for: Callable[[Request], str | None] = required_scope
+
+    def __call__(self, request: Request) -> Response | None:
+        scope = self.scope_for(request)
+        grant = self.tokens.lookup(request.bearer)
+        if grant is not None and (scope is None or grant.allows(scope)):
+            return None
+        params = [f'realm="{self.realm}"', f'service="{self.service}"']
+        if scope:
+            params.append(f'scope="{scope}"')
+        if request.bearer and grant is None:
+            params.append('error="invalid_token"')
+        elif grant is not None:
+            params.append('error="insufficient_scope"')
+        challenge = {"WWW-Authenticate": "Bearer " + ",".join(params)}
+        return Response.registry_error(401, "UNAUTHORIZED", "authentication required", challenge)
+
+
+# -- the server -----------------------------------------------------------------------------
+
+
+class VendorServer:
+    """The emulator, serving from daemon threads on a free loopback port until ``stop``.
+
+    ``upstream`` is the base URL of the plain-HTTP registry that gets ``/v2/`` traffic no
+    route claims (None: such requests get 404). ``tls_dir`` makes it serve HTTPS with a
+    generated CA written there (``ca_cert``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        upstream: str | None = None,
+        gate: RegistryGate | None = None,
+        tls_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.upstream = urlsplit(upstream).netloc if upstream else None
+        self.gate = gate
+        self.requests: list[RecordedRequest] = []
+        self.ca_cert: Path | None = None
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._lock = threading.Lock()
+        self._server = _HttpServer(("127.0.0.1", 0), _Handler)
+        self._server.vendor = self
+        if tls_dir is not None:
+            files = write_server_tls(tls_dir)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(files.cert, files.key)
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.ca_cert = files.ca_cert
+        self.tls = tls_dir is not None
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.host}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"vendor-{name}", daemon=True
+        )
+        self._thread.start()
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """Answer ``method`` requests whose path fully matches ``pattern`` with ``handler``."""
+        self._routes.append((method.upper(), re.compile(pattern), handler))
+
+    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
+        """Recorded requests, optionally only one method and paths fully matching ``path``."""
+        with self._lock:
+            recorded = list(self.requests)
+        return [
+            r
+            for r in recorded
+            if (method is None or r.method == method.upper())
+            and (path is None or re.fullmatch(path, r.path))
+        ]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> VendorServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _record(self, request: Request, status: int, *, keep_body: bool) -> None:
+        entry = RecordedRequest(
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            status,
+            request.body if keep_body else b"",
+        )
+        with self._lock:
+            self.requests.append(entry)
+
+    def _dispatch(self, request: Request) -> tuple[Response, bool]:
+        """The answer to ``request`` and whether a route (not the registry) gave it."""
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(request.path)
+            if method == request.method and match:
+                routed = Request(
+                    request.method,
+                    request.path,
+                    request.query,
+                    request.headers,
+                    request.body,
+                    match.groupdict(),
+                )
+                try:
+                    return handler(routed), True
+                except Exception as exc:  # a broken handler must say why, not hang the client
+                    return Response.json({"emulator_error": repr(exc)}, 500), True
+        if not request.path.startswith("/v2/") or self.upstream is None:
+            return Response.json({"message": f"no route for {request.path}"}, 404), False
+        refusal = self.gate(request) if self.gate is not None else None
+        return (refusal if refusal is not None else self.forward(request)), False
+
+    def upstream_repositories(self) -> list[str]:
+        """Every repository the upstream registry holds (its whole catalog), sorted: what
+        a vendor API that lists repositories itself answers from."""
+        names: list[str] = []
+        query: Mapping[str, list[str]] = {"n": ["1000"]}  # distribution's largest page
+        while True:
+            answer = self.forward(Request("GET", "/v2/_catalog", query, CaseInsensitiveDict(), b""))
+            if answer.status != 200:
+                raise RuntimeError(f"upstream catalog: {answer.status} {answer.body[:200]!r}")
+            names += json.loads(answer.body).get("repositories") or []
+            link = re.search(r"<([^>]+)>", answer.headers.get("Link", ""))
+            if link is None:
+                return sorted(names)
+            query = parse_qs(urlsplit(link.group(1)).query)
+
+    def delete_upstream_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest in the upstream registry (for vendor delete APIs); False if
+        it was not there."""
+        path = f"/v2/{repository}/manifests/{digest}"
+        return self.forward(Request("DELETE", path, {}, CaseInsensitiveDict(), b"")).status == 202
+
+    def forward(self, request: Request) -> Response:
+        """Send ``request`` to the upstream registry as it is, without the gate: for routes
+        that adjust a registry request (a vendor's page limit) before passing it on."""
+        if self.upstream is None:
+            return Response.json({"message": "no upstream registry"}, 502)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        if self.gate is not None:
+            headers.pop("Authorization", None)  # the gate consumed it; upstream has no auth
+        if self.tls:
+            headers["X-Forwarded-Proto"] = "https"  # so Location headers say https
+        if request.body or request.method in ("PUT", "POST", "PATCH"):
+            headers["Content-Length"] = str(len(request.body))
+        url = request.path + (f"?{_encode_query(request.query)}" if request.query else "")
+        connection = http.client.HTTPConnection(self.upstream, timeout=60)
+        try:
+            connection.request(request.method, url, body=request.body or None, headers=headers)
+            answer = connection.getresponse()
+            body = answer.read()
+            kept = {k: v for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP}
+            if request.method == "HEAD":
+                kept["Content-Length"] = answer.getheader("Content-Length", "0")
+            return Response(answer.status, body, kept)
+        finally:
+            connection.close()
+
+
+def capped_listing(server: VendorServer, limit: Callable[[], int]) -> Handler:
+    """A route for a registry listing (``/v2/_catalog``, ``.../tags/list``) that serves at
+    most ``limit()`` entries a page whatever ``n`` asks, as vendors cap page sizes: the
+    request passes the server's gate, then goes upstream with ``n`` lowered, and the
+    upstream's ``Link`` header leads the client on."""
+
+    def handle(request: Request) -> Response:
+        refusal = server.gate(request) if server.gate is not None else None
+        if refusal is not None:
+            return refusal
+        asked = int(request.arg("n") or limit())
+        query = {**request.query, "n": [str(min(asked, limit()))]}
+        return server.forward(replace(request, query=query))
+
+    return handle
+
+
+def _encode_query(query: Mapping[str, list[str]]) -> str:
+    return urlencode([(k, v) for k, values in query.items() for v in values])
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    vendor: VendorServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HttpServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``VendorServer.requests`` instead of stderr."""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        request = Request(
+            self.command,
+            url.path,
+            parse_qs(url.query, keep_blank_values=True),
+            CaseInsensitiveDict(dict(self.headers.items())),
+            self._read_body(),
+        )
+        vendor = self.server.vendor
+        response, routed = vendor._dispatch(request)
+        vendor._record(request, response.status, keep_body=routed)
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        if "Content-Length" not in response.headers:
+            self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+
+    def _read_body(self) -> bytes:
+        """The request body, whether sent with a length or chunked (streamed uploads)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))

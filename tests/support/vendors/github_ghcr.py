@@ -1,0 +1,127 @@
+"""GitHub Container Registry at the HTTP level: the packages API and ghcr.io's registry.
+
+The GitHub REST API (docs.github.com "REST API endpoints for packages"):
+``GET /orgs/{org}/packages`` and ``GET /users/{username}/packages`` with the required
+``package_type`` (``container``), ``per_page`` and ``page``, answering a JSON list of
+packages (``id``, ``name``, ``package_type``, ``owner``, ``visibility``) with a ``Link``
+header (``rel="next"``, ``rel="last"``); 401 ``{"message": "Requires authentication"}``
+without a valid token (bearer or ``token`` scheme), 404 for an owner of the other kind.
+ghcr.io: the Docker token flow at ``/token`` (user name + personal access token), no
+catalog (``/v2/_catalog`` answers 404), pushes by the owner or an organisation member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from urllib.parse import urlencode
+
+from tests.support.launch import plain_session
+from tests.support.registries import RunningRegistry
+from tests.support.vendors.base import (
+    BearerGate,
+    Request,
+    Response,
+    TokenStore,
+    VendorServer,
+    token_endpoint,
+)
+
+
+class GhcrEmulator:
+    """ghcr.io and api.github.com over ``upstream``; ``users`` map to their tokens and
+    ``orgs`` to their members. Every package is public unless in ``private``."""
+
+    def __init__(
+        self,
+        upstream: RunningRegistry,
+        *,
+        users: Mapping[str, str],
+        orgs: Mapping[str, Collection[str]] | None = None,
+        private: Collection[str] = (),
+        max_page_size: int = 100,
+    ) -> None:
+        self.upstream = upstream
+        self.users = dict(users)
+        self.orgs = {org: set(members) for org, members in (orgs or {}).items()}
+        self.private = set(private)
+        self.max_page_size = max_page_size
+        self.tokens = TokenStore()
+        self.registry = VendorServer("ghcr.io", upstream=upstream.url)
+        self.registry.gate = BearerGate(self.tokens, f"{self.registry.url}/token", "ghcr.io")
+        self.registry.route("GET", r"/token", token_endpoint(self.tokens, self._login, self._may))
+        self.registry.route(
+            "GET",
+            r"/v2/_catalog",
+            lambda request: Response.registry_error(404, "NOT_FOUND", "404 page not found"),
+        )
+        self.api = VendorServer("api.github.com")
+        self.api.route("GET", r"/orgs/(?P<owner>[^/]+)/packages", self._org_packages)
+        self.api.route("GET", r"/users/(?P<owner>[^/]+)/packages", self._user_packages)
+
+    def stop(self) -> None:
+        self.registry.stop()
+        self.api.stop()
+
+    def __enter__(self) -> GhcrEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _login(self, request: Request) -> str | None:
+        credentials = request.basic
+        if credentials is None:
+            return None if "Authorization" in request.headers else ""
+        user, token = credentials
+        return user if self.users.get(user) == token else None
+
+    def _may(self, subject: str, resource: str) -> Collection[str]:
+        owner = resource.split("/", 1)[0]
+        if subject and (subject == owner or subject in self.orgs.get(owner, set())):
+            return ("pull", "push")
+        return () if resource in self.private else ("pull",)
+
+    def _caller(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "token"):
+            return None
+        return next((user for user, known in self.users.items() if known == token), None)
+
+    def _org_packages(self, request: Request) -> Response:
+        return self._packages(request, is_org=True)
+
+    def _user_packages(self, request: Request) -> Response:
+        return self._packages(request, is_org=False)
+
+    def _packages(self, request: Request, *, is_org: bool) -> Response:
+        caller = self._caller(request)
+        if caller is None:
+            return Response.json({"message": "Requires authentication"}, 401)
+        if request.arg("package_type") != "container":
+            return Response.json({"message": "Invalid argument: package_type"}, 400)
+        owner = request.params["owner"]
+        if (owner in self.orgs) != is_org or (not is_org and owner not in self.users):
+            return Response.json({"message": "Not Found"}, 404)
+        with plain_session(True) as session:
+            catalog = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30).json()
+        packages = [
+            {
+                "id": number,
+                "name": name.split("/", 1)[1],
+                "package_type": "container",
+                "owner": {"login": owner, "type": "Organization" if is_org else "User"},
+                "visibility": "private" if name in self.private else "public",
+            }
+            for number, name in enumerate(sorted(catalog.get("repositories") or []), start=1)
+            if name.startswith(f"{owner}/") and "pull" in self._may(caller, name)
+        ]
+        page = int(request.arg("page", "1") or 1)
+        size = min(int(request.arg("per_page", "30") or 30), self.max_page_size)
+        last = max(1, -(-len(packages) // size))
+        links = []
+        for relation, number in (("next", page + 1), ("last", last)):
+            if number <= last and page < last:
+                query = urlencode({"package_type": "container", "per_page": size, "page": number})
+                links.append(f'<{self.api.url}{request.path}?{query}>; rel="{relation}"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        return Response.json(packages[(page - 1) * size : page * size], headers=headers)
