@@ -49,26 +49,28 @@ _REGISTRY_RELABELING = {
 
 
 def _registry_connection_type(
-    connection_type: str,
-    hook_class_name: str,
+    module: str,
+    hook_class: str,
     hook_name: str,
+    placeholders: tuple[str, str, str],
     *,
-    placeholders: dict[str, str],
     fields: dict[str, Any] | None = None,
     relabeling: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Describe one registry provider's connection form: shared fields, own placeholders,
-    the provider's own extra ``fields`` (after the shared ones) and labels where the
-    vendor names its credentials otherwise ("Access Key ID")."""
+    """Describe the connection form of the provider whose hook is ``regrep.hooks.<module>.
+    <hook_class>`` (connection type ``regrep_<module>``): the shared fields, its own
+    ``(host, login, password)`` placeholders, its own extra ``fields`` (after the shared
+    ones) and labels where the vendor names its credentials otherwise ("Access Key ID")."""
+    host, login, password = placeholders
     return {
-        "connection-type": connection_type,
-        "hook-class-name": hook_class_name,
+        "connection-type": f"regrep_{module}",
+        "hook-class-name": f"regrep.hooks.{module}.{hook_class}",
         "hook-name": hook_name,
         "ui-field-behaviour": {
             # The URL carries scheme and port, as in Harbor's endpoint form.
             "hidden-fields": ["schema", "port", "extra"],
             "relabeling": {**_REGISTRY_RELABELING, **(relabeling or {})},
-            "placeholders": placeholders,
+            "placeholders": {"host": host, "login": login, "password": password},
         },
         "conn-fields": {**_REGISTRY_FIELDS, **(fields or {})},
     }
@@ -83,36 +85,46 @@ def _text_field(label: str, description: str, **schema: Any) -> dict[str, Any]:
     }
 
 
+def _cloud_fields(region_example: str, api_label: str, api_default: str) -> dict[str, Any]:
+    """The ``region`` and ``api_url`` extras of a cloud registry whose API is regional."""
+    return {
+        "region": _text_field(
+            "Region", f"Only when the Registry URL does not name it, e.g. {region_example}."
+        ),
+        "api_url": _text_field(api_label, api_default),
+    }
+
+
 CONNECTION_TYPES: list[dict[str, Any]] = [
     _registry_connection_type(
-        "regrep_docker_registry",
-        "regrep.hooks.docker_registry.DockerRegistryHook",
+        "docker_registry",
+        "DockerRegistryHook",
         "Docker Registry (regrep)",
-        placeholders={
-            "host": "https://registry.example.com:5000",
-            "login": "user name (empty for anonymous)",
-            "password": "password or token",
-        },
+        (
+            "https://registry.example.com:5000",
+            "user name (empty for anonymous)",
+            "password or token",
+        ),
     ),
     _registry_connection_type(
-        "regrep_harbor",
-        "regrep.hooks.harbor.HarborHook",
+        "harbor",
+        "HarborHook",
         "Harbor (regrep)",
-        placeholders={
-            "host": "https://harbor.example.com",
-            "login": "user or robot account (robot$name)",
-            "password": "password or robot secret",
-        },
+        (
+            "https://harbor.example.com",
+            "user or robot account (robot$name)",
+            "password or robot secret",
+        ),
     ),
     _registry_connection_type(
-        "regrep_docker_hub",
-        "regrep.hooks.docker_hub.DockerHubHook",
+        "docker_hub",
+        "DockerHubHook",
         "Docker Hub (regrep)",
-        placeholders={
-            "host": "https://hub.docker.com (or leave empty)",
-            "login": "Docker ID (empty for anonymous pulls)",
-            "password": "personal access token",
-        },
+        (
+            "https://hub.docker.com (or leave empty)",
+            "Docker ID (empty for anonymous pulls)",
+            "personal access token",
+        ),
         fields={
             "namespaces": _text_field(
                 "Namespaces",
@@ -125,25 +137,21 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_helm_repo",
-        "regrep.hooks.helm_repo.HelmRepoHook",
+        "helm_repo",
+        "HelmRepoHook",
         "Helm chart repository (regrep)",
+        (
+            "https://charts.example.com/stable",
+            "user name (empty for a public repository)",
+            "password",
+        ),
         relabeling={"host": "Chart repository URL"},
-        placeholders={
-            "host": "https://charts.example.com/stable",
-            "login": "user name (empty for a public repository)",
-            "password": "password",
-        },
     ),
     _registry_connection_type(
-        "regrep_quay",
-        "regrep.hooks.quay.QuayHook",
+        "quay",
+        "QuayHook",
         "Quay (regrep)",
-        placeholders={
-            "host": "https://quay.io",
-            "login": "robot account (org+name) or user",
-            "password": "robot token or password",
-        },
+        ("https://quay.io", "robot account (org+name) or user", "robot token or password"),
         fields={
             "namespaces": _text_field(
                 "Namespaces",
@@ -158,14 +166,14 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_github_ghcr",
-        "regrep.hooks.github_ghcr.GithubGhcrHook",
+        "github_ghcr",
+        "GithubGhcrHook",
         "GitHub Container Registry (regrep)",
-        placeholders={
-            "host": "https://ghcr.io",
-            "login": "GitHub user name",
-            "password": "personal access token (read:packages, write:packages to push)",
-        },
+        (
+            "https://ghcr.io",
+            "GitHub user name",
+            "personal access token (read:packages, write:packages to push)",
+        ),
         fields={
             "namespaces": _text_field(
                 "Owners",
@@ -179,14 +187,14 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_gitlab",
-        "regrep.hooks.gitlab.GitlabHook",
+        "gitlab",
+        "GitlabHook",
         "GitLab Container Registry (regrep)",
-        placeholders={
-            "host": "https://registry.gitlab.com",
-            "login": "GitLab user name",
-            "password": "personal, project or group access token (read_api, read_registry)",
-        },
+        (
+            "https://registry.gitlab.com",
+            "GitLab user name",
+            "personal, project or group access token (read_api, read_registry)",
+        ),
         fields={
             "projects": _text_field(
                 "Projects",
@@ -200,14 +208,10 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_jfrog",
-        "regrep.hooks.jfrog.JfrogHook",
+        "jfrog",
+        "JfrogHook",
         "JFrog Artifactory (regrep)",
-        placeholders={
-            "host": "https://example.jfrog.io",
-            "login": "user name",
-            "password": "password, API key or access token",
-        },
+        ("https://example.jfrog.io", "user name", "password, API key or access token"),
         fields={
             "namespaces": _text_field(
                 "Repository keys",
@@ -217,35 +221,31 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_aws_ecr",
-        "regrep.hooks.aws_ecr.AwsEcrHook",
+        "aws_ecr",
+        "AwsEcrHook",
         "Amazon ECR (regrep)",
+        (
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "AKIA...",
+            "the IAM user's secret access key",
+        ),
         relabeling={"login": "Access Key ID", "password": "Secret Access Key"},
-        placeholders={
-            "host": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
-            "login": "AKIA...",
-            "password": "the IAM user's secret access key",
-        },
-        fields={
-            "region": _text_field(
-                "Region", "Only when the Registry URL does not name it, e.g. us-east-1."
-            ),
-            "api_url": _text_field(
-                "ECR API endpoint",
-                "Only for a VPC or FIPS endpoint; default https://api.ecr.<region>.amazonaws.com.",
-            ),
-        },
+        fields=_cloud_fields(
+            "us-east-1",
+            "ECR API endpoint",
+            "Only for a VPC or FIPS endpoint; default https://api.ecr.<region>.amazonaws.com.",
+        ),
     ),
     _registry_connection_type(
-        "regrep_azure_acr",
-        "regrep.hooks.azure_acr.AzureAcrHook",
+        "azure_acr",
+        "AzureAcrHook",
         "Azure Container Registry (regrep)",
+        (
+            "https://myregistry.azurecr.io",
+            "service principal application (client) ID, or the admin user",
+            "service principal client secret, or the admin password",
+        ),
         relabeling={"login": "Client ID or admin user", "password": "Client secret or password"},
-        placeholders={
-            "host": "https://myregistry.azurecr.io",
-            "login": "service principal application (client) ID, or the admin user",
-            "password": "service principal client secret, or the admin password",
-        },
         fields={
             "tenant_id": _text_field(
                 "Tenant ID",
@@ -259,32 +259,25 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_ali_acr",
-        "regrep.hooks.ali_acr.AliAcrHook",
+        "ali_acr",
+        "AliAcrHook",
         "Alibaba Cloud ACR (regrep)",
+        (
+            "https://registry.cn-hangzhou.aliyuncs.com",
+            "LTAI...",
+            "the RAM user's AccessKey secret",
+        ),
         relabeling={"login": "AccessKey ID", "password": "AccessKey Secret"},
-        placeholders={
-            "host": "https://registry.cn-hangzhou.aliyuncs.com",
-            "login": "LTAI...",
-            "password": "the RAM user's AccessKey secret",
-        },
-        fields={
-            "region": _text_field(
-                "Region", "Only when the Registry URL does not name it, e.g. cn-hangzhou."
-            ),
-            "api_url": _text_field("CR API endpoint", "Default https://cr.<region>.aliyuncs.com."),
-        },
+        fields=_cloud_fields(
+            "cn-hangzhou", "CR API endpoint", "Default https://cr.<region>.aliyuncs.com."
+        ),
     ),
     _registry_connection_type(
-        "regrep_google_gcr",
-        "regrep.hooks.google_gcr.GoogleGcrHook",
+        "google_gcr",
+        "GoogleGcrHook",
         "Google GCR / Artifact Registry (regrep)",
+        ("https://gcr.io", "_json_key", "paste the whole JSON key file"),
         relabeling={"login": "User name", "password": "Service account JSON key"},
-        placeholders={
-            "host": "https://gcr.io",
-            "login": "_json_key",
-            "password": "paste the whole JSON key file",
-        },
         fields={
             "keyfile_dict": _text_field(
                 "Service account JSON key (paste)",
@@ -297,23 +290,20 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     ),
     _registry_connection_type(
-        "regrep_huawei_swr",
-        "regrep.hooks.huawei_swr.HuaweiSwrHook",
+        "huawei_swr",
+        "HuaweiSwrHook",
         "Huawei Cloud SWR (regrep)",
+        (
+            "https://swr.cn-north-4.myhuaweicloud.com",
+            "the IAM user's AK",
+            "the IAM user's SK",
+        ),
         relabeling={"login": "Access Key (AK)", "password": "Secret Key (SK)"},
-        placeholders={
-            "host": "https://swr.cn-north-4.myhuaweicloud.com",
-            "login": "the IAM user's AK",
-            "password": "the IAM user's SK",
-        },
-        fields={
-            "region": _text_field(
-                "Region", "Only when the Registry URL does not name it, e.g. cn-north-4."
-            ),
-            "api_url": _text_field(
-                "SWR API endpoint", "Default https://swr-api.<region>.myhuaweicloud.com."
-            ),
-        },
+        fields=_cloud_fields(
+            "cn-north-4",
+            "SWR API endpoint",
+            "Default https://swr-api.<region>.myhuaweicloud.com.",
+        ),
     ),
 ]
 

@@ -30,12 +30,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from airflow.sdk.log import mask_secret
-
-from regrep.hooks.api import VendorAPI
-from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook
+from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint
+from regrep.hooks.cloud import EnsuredOnce, KeyPairClient, KeyPairHook, temporary_login
 from regrep.hooks.signing import sign_aliyun_roa
-from regrep.hooks.vendor_errors import CodedErrors, json_error
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.credentials import Credentials
@@ -84,43 +81,18 @@ class _Spacing:
             time.sleep(slot - now)
 
 
-class AliAcrClient(RegistryClient):
+class AliAcrClient(KeyPairClient):
     """A registry client for an Alibaba ACR personal-edition registry."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        access_key_id: str,
-        access_key_secret: str,
-        api_url: str,
-        verify: bool = True,
-        ca_bundle: str | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(
-            url,
-            verify=verify,
-            ca_bundle=ca_bundle,
-            name=name,
-            credentials=self._temporary_login,
-        )
-        self._access_key_id = access_key_id
-        self._access_key_secret = access_key_secret
-        self._api = VendorAPI(
-            self._transport,
-            api_url,
-            endpoint=self.name,
-            anonymous=False,
-            sign=self._sign,
-            errors=CodedErrors(
-                "Alibaba CR", self.name, json_error(("code",), ("message",)), _KINDS
-            ),
-        )
+    vendor = "Alibaba CR"
+    error_keys = (("code",), ("message",))
+    error_kinds = _KINDS
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
         self._spacing = _Spacing(MAX_RATE)
         self._catalog_available = True
-        self._namespaces: set[str] = set()
-        self._namespaces_lock = threading.Lock()
+        self._namespaces = EnsuredOnce()
 
     def list_repositories(
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
@@ -144,23 +116,22 @@ class AliAcrClient(RegistryClient):
     def ensure_namespace(self, repository: str) -> None:
         """Create the repository's namespace unless it exists."""
         namespace = repository.split("/", 1)[0]
-        with self._namespaces_lock:
-            if namespace in self._namespaces:
-                return
-        try:
-            self._call(
-                "GET", f"/namespace/{quote(namespace, safe='')}", f"read namespace {namespace}"
-            )
-        except NotFound:
-            self._call(
-                "PUT",
-                "/namespace",
-                f"create namespace {namespace}",
-                document={"Namespace": {"Namespace": namespace}},
-                repository=repository,
-            )
-        with self._namespaces_lock:
-            self._namespaces.add(namespace)
+
+        def make_sure() -> None:
+            try:
+                self._call(
+                    "GET", f"/namespace/{quote(namespace, safe='')}", f"read namespace {namespace}"
+                )
+            except NotFound:
+                self._call(
+                    "PUT",
+                    "/namespace",
+                    f"create namespace {namespace}",
+                    document={"Namespace": {"Namespace": namespace}},
+                    repository=repository,
+                )
+
+        self._namespaces.ensure(namespace, make_sure)
 
     def _repositories(self, namespace: str, page_size: int) -> Iterator[str]:
         page = 1
@@ -191,8 +162,7 @@ class AliAcrClient(RegistryClient):
                 "usable login",
                 endpoint=self.name,
             ) from None
-        mask_secret(password)
-        return Credentials(username, password, expires_in=max(1.0, expires_at - time.time()))
+        return temporary_login(username, password, expires_at - time.time())
 
     def _call(
         self,
@@ -227,18 +197,25 @@ class AliAcrClient(RegistryClient):
             url,
             headers,
             body,
-            access_key_id=self._access_key_id,
-            access_key_secret=self._access_key_secret,
+            access_key_id=self._access_key,
+            access_key_secret=self._secret_key,
             api_version=API_VERSION,
             now=datetime.now(UTC),
         )
 
 
-class AliAcrHook(RegistryHook):
+class AliAcrHook(KeyPairHook):
     """Alibaba Cloud ACR, personal edition (Harbor's "Alibaba ACR" provider)."""
 
     conn_type = "regrep_ali_acr"
     hook_name = "Alibaba Cloud ACR (regrep)"
+    client_class = AliAcrClient
+    needs = "Alibaba ACR needs an AccessKey ID and secret"
+    registry_host = _REGISTRY_HOST
+    expected_url = "https://registry.<region>.aliyuncs.com"
+
+    def default_api_url(self, region: str) -> str:
+        return f"https://cr.{region}.aliyuncs.com"
 
     def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
         host = urlsplit(endpoint.url).hostname or ""
@@ -248,24 +225,4 @@ class AliAcrHook(RegistryHook):
                 "which this connection type does not support; use a Docker Registry "
                 "connection with the instance's fixed password"
             )
-        if not endpoint.username or not endpoint.password:
-            raise ConnectionConfigError(
-                f"connection {endpoint.name!r}: Alibaba ACR needs an AccessKey ID and secret"
-            )
-        match = _REGISTRY_HOST.fullmatch(host)
-        region = str(endpoint.extra.get("region") or (match["region"] if match else ""))
-        if not region:
-            raise ConnectionConfigError(
-                f"connection {endpoint.name!r}: cannot tell the region from the Registry URL "
-                f"{endpoint.url!r} (expected https://registry.<region>.aliyuncs.com); set the "
-                "'region' extra"
-            )
-        return AliAcrClient(
-            endpoint.url,
-            access_key_id=endpoint.username,
-            access_key_secret=endpoint.password,
-            api_url=str(endpoint.extra.get("api_url") or f"https://cr.{region}.aliyuncs.com"),
-            verify=endpoint.verify,
-            ca_bundle=endpoint.ca_bundle,
-            name=endpoint.name,
-        )
+        return super().make_client(endpoint)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -30,11 +29,8 @@ from typing import Any
 
 from airflow.sdk.log import mask_secret
 
-from regrep.hooks.api import VendorAPI
-from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook
+from regrep.hooks.cloud import EnsuredOnce, KeyPairClient, KeyPairHook, temporary_login
 from regrep.hooks.signing import sign_aws_v4
-from regrep.hooks.vendor_errors import CodedErrors, json_error
-from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import (
@@ -64,44 +60,17 @@ _KINDS: dict[str, type[RegistryError]] = {
 }
 
 
-class EcrClient(RegistryClient):
+class EcrClient(KeyPairClient):
     """A registry client for one ECR registry, its credentials from its access keys."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        access_key_id: str,
-        secret_access_key: str,
-        region: str,
-        api_url: str,
-        registry_id: str | None = None,
-        verify: bool = True,
-        ca_bundle: str | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(
-            url,
-            verify=verify,
-            ca_bundle=ca_bundle,
-            name=name,
-            credentials=self._authorization_token,
-        )
-        self._access_key_id = access_key_id
-        self._secret_access_key = secret_access_key
-        self.region = region
+    vendor = "ECR"
+    error_keys = (("__type", "code"), ("message", "Message"))
+    error_kinds = _KINDS
+
+    def __init__(self, url: str, *, registry_id: str | None = None, **options: Any) -> None:
+        super().__init__(url, **options)
         self._registry = {"registryId": registry_id} if registry_id else {}
-        parse = json_error(("__type", "code"), ("message", "Message"))
-        self._api = VendorAPI(
-            self._transport,
-            api_url,
-            endpoint=self.name,
-            anonymous=False,
-            sign=self._sign,
-            errors=CodedErrors("ECR", self.name, parse, _KINDS),
-        )
-        self._created: set[str] = set()
-        self._created_lock = threading.Lock()
+        self._created = EnsuredOnce()
 
     def list_repositories(
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
@@ -120,17 +89,16 @@ class EcrClient(RegistryClient):
 
     def ensure_namespace(self, repository: str) -> None:
         """Create the ECR repository unless this client already made sure it exists."""
-        with self._created_lock:
-            if repository in self._created:
-                return
-        body = {**self._registry, "repositoryName": repository}
-        try:
-            self._call("CreateRepository", body, f"create repository {repository}", repository)
-        except RegistryError as exc:
-            if "RepositoryAlreadyExistsException" not in exc.codes:
-                raise
-        with self._created_lock:
-            self._created.add(repository)
+
+        def make_sure() -> None:
+            body = {**self._registry, "repositoryName": repository}
+            try:
+                self._call("CreateRepository", body, f"create repository {repository}", repository)
+            except RegistryError as exc:
+                if "RepositoryAlreadyExistsException" not in exc.codes:
+                    raise
+
+        self._created.ensure(repository, make_sure)
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         """``BatchDeleteImage`` by digest: every tag of the image goes with it."""
@@ -151,7 +119,7 @@ class EcrClient(RegistryClient):
                 codes=frozenset({code}),
             )
 
-    def _authorization_token(self) -> Credentials:
+    def _temporary_login(self) -> Credentials:
         """``GetAuthorizationToken``: base64 ``AWS:<password>`` and its ``expiresAt``."""
         answer = self._call("GetAuthorizationToken", dict(self._registry), "get a registry token")
         try:
@@ -166,8 +134,7 @@ class EcrClient(RegistryClient):
                 "authorization token",
                 endpoint=self.name,
             ) from None
-        mask_secret(password)
-        return Credentials(username, password, expires_in=max(1.0, expires_at - time.time()))
+        return temporary_login(username, password, expires_at - time.time())
 
     def _call(
         self, operation: str, body: Mapping[str, Any], what: str, repository: str | None = None
@@ -194,51 +161,28 @@ class EcrClient(RegistryClient):
             url,
             headers,
             body,
-            access_key_id=self._access_key_id,
-            secret_access_key=self._secret_access_key,
+            access_key_id=self._access_key,
+            secret_access_key=self._secret_key,
             region=self.region,
             service="ecr",
             now=datetime.now(UTC),
         )
 
 
-def ecr_location(endpoint: RegistryEndpoint) -> tuple[str, str | None, str]:
-    """``(region, account or None, API URL)`` of an ECR endpoint, from its URL or extras."""
-    host = endpoint.url.split("://", 1)[1].split("/", 1)[0]
-    match = _REGISTRY_HOST.fullmatch(host)
-    region = str(endpoint.extra.get("region") or (match["region"] if match else ""))
-    if not region:
-        raise ConnectionConfigError(
-            f"connection {endpoint.name!r}: cannot tell the AWS region from the Registry URL "
-            f"{endpoint.url!r} (expected https://<account>.dkr.ecr.<region>.amazonaws.com); "
-            "set the 'region' extra"
-        )
-    suffix = ".com.cn" if region.startswith("cn-") else ".com"
-    api_url = str(endpoint.extra.get("api_url") or f"https://api.ecr.{region}.amazonaws{suffix}")
-    return region, match["account"] if match else None, api_url
-
-
-class AwsEcrHook(RegistryHook):
+class AwsEcrHook(KeyPairHook):
     """An Amazon ECR private registry (Harbor's "AWS ECR" provider)."""
 
     conn_type = "regrep_aws_ecr"
     hook_name = "Amazon ECR (regrep)"
+    client_class = EcrClient
+    needs = "Amazon ECR needs an Access Key ID and a Secret Access Key"
+    registry_host = _REGISTRY_HOST
+    expected_url = "https://<account>.dkr.ecr.<region>.amazonaws.com"
+    region_name = "AWS region"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
-        if not endpoint.username or not endpoint.password:
-            raise ConnectionConfigError(
-                f"connection {endpoint.name!r}: Amazon ECR needs an Access Key ID and a "
-                "Secret Access Key"
-            )
-        region, account, api_url = ecr_location(endpoint)
-        return EcrClient(
-            endpoint.url,
-            access_key_id=endpoint.username,
-            secret_access_key=endpoint.password,
-            region=region,
-            api_url=api_url,
-            registry_id=account,
-            verify=endpoint.verify,
-            ca_bundle=endpoint.ca_bundle,
-            name=endpoint.name,
-        )
+    def default_api_url(self, region: str) -> str:
+        suffix = ".com.cn" if region.startswith("cn-") else ".com"
+        return f"https://api.ecr.{region}.amazonaws{suffix}"
+
+    def client_options(self, host: re.Match[str] | None) -> dict[str, Any]:
+        return {"registry_id": host["account"] if host else None}

@@ -32,6 +32,7 @@ from airflow.sdk.log import mask_secret
 
 from regrep.hooks.api import VendorAPI
 from regrep.hooks.base import RegistryEndpoint, RegistryHook
+from regrep.hooks.cloud import temporary_login
 from regrep.hooks.vendor_errors import ApiError, CodedErrors, json_error
 from regrep.registry import RegistryClient
 from regrep.registry.credentials import Credentials
@@ -142,10 +143,9 @@ class AcrEntraClient(RegistryClient):
             ),
             "refresh_token",
         )
-        mask_secret(refresh)
         expiry = jwt_expiry(refresh)
         lifetime = expiry - time.time() if expiry else _FALLBACK_REFRESH_LIFETIME
-        return Credentials(REFRESH_TOKEN_USER, refresh, expires_in=max(1.0, lifetime))
+        return temporary_login(REFRESH_TOKEN_USER, refresh, lifetime)
 
     def _json(self, response: requests.Response, key: str) -> str:
         with response:

@@ -97,12 +97,9 @@ class DockerHubClient(RegistryClient):
             )
         for namespace in namespaces:
             try:
-                for repository in self._hub.pages(
+                for repository in self._listing(
                     f"/v2/namespaces/{namespace}/repositories",
-                    target=f"the repositories of namespace {namespace}",
-                    params={"page_size": API_PAGE_SIZE},
-                    items=lambda body: body.get("results"),
-                    next_page=body_next,
+                    f"the repositories of namespace {namespace}",
                 ):
                     yield f"{namespace}/{repository['name']}"
             except NotFound:
@@ -114,12 +111,8 @@ class DockerHubClient(RegistryClient):
         if not name or "/" in name:
             return  # Docker Hub repositories are <namespace>/<name>
         try:
-            for tag in self._hub.pages(
-                f"/v2/namespaces/{namespace}/repositories/{name}/tags",
-                target=f"the tags of {repository}",
-                params={"page_size": API_PAGE_SIZE},
-                items=lambda body: body.get("results"),
-                next_page=body_next,
+            for tag in self._listing(
+                f"/v2/namespaces/{namespace}/repositories/{name}/tags", f"the tags of {repository}"
             ):
                 yield str(tag["name"])
         except NotFound:
@@ -135,6 +128,16 @@ class DockerHubClient(RegistryClient):
                 endpoint=self.name,
                 repository=repository,
             )
+
+    def _listing(self, path: str, target: str) -> Iterator[Any]:
+        """The ``results`` of a Hub API listing, page after page by the body's ``next``."""
+        return self._hub.pages(
+            path,
+            target=target,
+            params={"page_size": API_PAGE_SIZE},
+            items=lambda body: body.get("results"),
+            next_page=body_next,
+        )
 
     def _hub_authorization(self) -> str | None:
         """A bearer token for the Docker Hub API, renewed before its 10 minutes are up."""

@@ -22,21 +22,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from airflow.sdk.log import mask_secret
 
-from regrep.hooks.api import VendorAPI
-from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook
+from regrep.hooks.cloud import EnsuredOnce, KeyPairClient, KeyPairHook, temporary_login
 from regrep.hooks.signing import sign_huawei
-from regrep.hooks.vendor_errors import CodedErrors, json_error
-from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import RegistryError
@@ -47,41 +42,15 @@ _REGISTRY_HOST = re.compile(r"swr\.(?P<region>[a-z0-9-]+)\.myhuaweicloud\.(?:com
 _CONTENT_RANGE = re.compile(r"(\d+)-(\d+)/(\d+)")
 
 
-class SwrClient(RegistryClient):
+class SwrClient(KeyPairClient):
     """A registry client for one SWR region, its login from the AK/SK."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        access_key: str,
-        secret_key: str,
-        region: str,
-        api_url: str,
-        verify: bool = True,
-        ca_bundle: str | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(
-            url, verify=verify, ca_bundle=ca_bundle, name=name, credentials=self._temporary_login
-        )
-        self._access_key = access_key
-        self._secret_key = secret_key
-        self.region = region
-        self._api = VendorAPI(
-            self._transport,
-            api_url,
-            endpoint=self.name,
-            anonymous=False,
-            sign=self._sign,
-            errors=CodedErrors(
-                "Huawei SWR",
-                self.name,
-                json_error(("error_code", "errorCode"), ("error_msg", "errorMessage")),
-            ),
-        )
-        self._namespaces: set[str] = set()
-        self._namespaces_lock = threading.Lock()
+    vendor = "Huawei SWR"
+    error_keys = (("error_code", "errorCode"), ("error_msg", "errorMessage"))
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._namespaces = EnsuredOnce()
 
     def list_repositories(
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
@@ -113,20 +82,18 @@ class SwrClient(RegistryClient):
     def ensure_namespace(self, repository: str) -> None:
         """Create the repository's namespace (organization) unless it exists."""
         namespace = repository.split("/", 1)[0]
-        with self._namespaces_lock:
-            if namespace in self._namespaces:
-                return
-        self._api.request(
-            "POST",
-            "/v2/manage/namespaces",
-            target=f"create namespace {namespace}",
-            action="push",
-            repository=repository,
-            document={"namespace": namespace},
-            ok=(200, 201, 409),  # 409: it exists already
-        ).close()
-        with self._namespaces_lock:
-            self._namespaces.add(namespace)
+        self._namespaces.ensure(
+            namespace,
+            lambda: self._api.request(
+                "POST",
+                "/v2/manage/namespaces",
+                target=f"create namespace {namespace}",
+                action="push",
+                repository=repository,
+                document={"namespace": namespace},
+                ok=(200, 201, 409),  # 409: it exists already
+            ).close(),
+        )
 
     def _temporary_login(self) -> Credentials:
         """``CreateSecret``: the registry login and, in ``X-Swr-Expireat``, its end."""
@@ -139,12 +106,11 @@ class SwrClient(RegistryClient):
         ) as response:
             username, password = self._login_from(response)
             expires = response.headers.get("X-Swr-Expireat", "")
-        mask_secret(password)
         try:
             lifetime = datetime.fromisoformat(expires).timestamp() - time.time()
         except ValueError:
             lifetime = _FALLBACK_LOGIN_LIFETIME
-        return Credentials(username, password, expires_in=max(1.0, lifetime))
+        return temporary_login(username, password, lifetime)
 
     def _login_from(self, response: requests.Response) -> tuple[str, str]:
         """The login of the ``auths`` entry for this registry (or the only one)."""
@@ -177,36 +143,15 @@ class SwrClient(RegistryClient):
         )
 
 
-class HuaweiSwrHook(RegistryHook):
+class HuaweiSwrHook(KeyPairHook):
     """Huawei Cloud SWR (Harbor's "Huawei SWR" provider)."""
 
     conn_type = "regrep_huawei_swr"
     hook_name = "Huawei Cloud SWR (regrep)"
+    client_class = SwrClient
+    needs = "Huawei SWR needs an Access Key (AK) and a Secret Key (SK)"
+    registry_host = _REGISTRY_HOST
+    expected_url = "https://swr.<region>.myhuaweicloud.com"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
-        if not endpoint.username or not endpoint.password:
-            raise ConnectionConfigError(
-                f"connection {endpoint.name!r}: Huawei SWR needs an Access Key (AK) and a "
-                "Secret Key (SK)"
-            )
-        match = _REGISTRY_HOST.fullmatch(urlsplit(endpoint.url).hostname or "")
-        region = str(endpoint.extra.get("region") or (match["region"] if match else ""))
-        if not region:
-            raise ConnectionConfigError(
-                f"connection {endpoint.name!r}: cannot tell the region from the Registry URL "
-                f"{endpoint.url!r} (expected https://swr.<region>.myhuaweicloud.com); set the "
-                "'region' extra"
-            )
-        api_url = str(
-            endpoint.extra.get("api_url") or f"https://swr-api.{region}.myhuaweicloud.com"
-        )
-        return SwrClient(
-            endpoint.url,
-            access_key=endpoint.username,
-            secret_key=endpoint.password,
-            region=region,
-            api_url=api_url,
-            verify=endpoint.verify,
-            ca_bundle=endpoint.ca_bundle,
-            name=endpoint.name,
-        )
+    def default_api_url(self, region: str) -> str:
+        return f"https://swr-api.{region}.myhuaweicloud.com"

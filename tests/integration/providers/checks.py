@@ -1,13 +1,20 @@
-"""Checks every provider's tests share: a copy through the provider, masking, a dead port."""
+"""Checks every provider's tests share: a copy through the provider, a pull of what a rule
+selects, masking, the connection test's failures, a dead port."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
+from regrep.hooks import RegistryHook, registry_hook
+from regrep.planning import Plan, plan_replication
 from regrep.registry import RegistryClient
+from regrep.rules import Rule
 from regrep.transfer import CopyResult, copy_resource
 from tests.support.images import PushedImage, blob_size, manifest_digest, push_image
 from tests.support.registries import RunningRegistry
+from tests.support.vendors.base import VendorServer
 
 
 def closed_port_url() -> str:
@@ -37,9 +44,73 @@ def copy_into(
     return image, result
 
 
+def replicate(rule: Rule, local: RunningRegistry) -> Plan:
+    """Plan ``rule`` from its source connection into the plain registry ``local`` and copy
+    every planned resource there, as a pull-mode replication does; the plan is returned."""
+    with (
+        registry_hook(rule.source).get_client() as source,
+        RegistryClient(local.url) as destination,
+    ):
+        plan = plan_replication(rule, source, destination)
+        for resource in plan.resources:
+            copy_resource(
+                source,
+                destination,
+                resource.source_repository,
+                resource.tag,
+                resource.destination_repository,
+            )
+    return plan
+
+
+def assert_pulled(local: RunningRegistry, images: Iterable[PushedImage]) -> None:
+    """Every one of ``images`` is in the plain registry ``local`` with its digest."""
+    for image in images:
+        assert manifest_digest(local, image.repository, image.reference) == image.digest
+
+
 def assert_masked(*secrets: str) -> None:
     """Airflow's secrets masker hides every one of ``secrets`` in task logs."""
     from airflow.sdk.log import redact
 
     for secret in secrets:
         assert redact(f"before {secret} after") == "before *** after"
+
+
+class HttpsEmulator(Protocol):
+    """A vendor emulator serving HTTPS with a CA of its own (``server.ca_cert``)."""
+
+    server: VendorServer
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def connection_results(
+    hook: Callable[[str], RegistryHook],
+    conn_ids: Iterable[str],
+    https: HttpsEmulator,
+    connect_to: Callable[..., None],
+    *,
+    secret: str | None = None,
+) -> dict[str, tuple[bool, str]]:
+    """The ``test_connection`` result of each of ``conn_ids`` (which include "gone", an
+    endpoint nothing listens on) and of "untrusted" and "trusted", which
+    ``connect_to(conn_id, https, **extra)`` points at ``https`` without and with its CA
+    bundle; ``https`` is stopped after. Checks what every provider must say: "gone" cannot
+    be reached, "untrusted" has a certificate problem, "trusted" connects, and ``secret``
+    is in no message."""
+    with https:
+        connect_to("untrusted", https)
+        connect_to("trusted", https, ca_bundle=str(https.server.ca_cert))
+        ids = (*conn_ids, "untrusted", "trusted")
+        results = {conn_id: hook(conn_id).test_connection() for conn_id in ids}
+
+    assert results["gone"][1].startswith("cannot reach endpoint gone")
+    assert not results["untrusted"][0]
+    assert results["untrusted"][1].startswith("TLS certificate problem with endpoint untrusted")
+    assert results["trusted"][0]
+    if secret is not None:
+        assert not any(secret in message for _, message in results.values())
+    return results

@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,12 @@ import pytest
 from regrep.hooks import registry_hook
 from regrep.hooks.aws_ecr import AwsEcrHook
 from regrep.registry.errors import Forbidden
-from tests.integration.providers.checks import assert_masked, closed_port_url, copy_into
+from tests.integration.providers.checks import (
+    assert_masked,
+    closed_port_url,
+    connection_results,
+    copy_into,
+)
 from tests.integration.providers.conftest import Connect
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -50,9 +56,8 @@ def _emulator(
 
 @pytest.fixture
 def ecr(registry: RunningRegistry) -> Iterator[EcrEmulator]:
-    emulator = _emulator(registry)
-    yield emulator
-    emulator.stop()
+    with _emulator(registry) as emulator:
+        yield emulator
 
 
 def _connect(
@@ -122,18 +127,9 @@ def test_connection_reports_unreachable_and_untrusted_endpoints(
     connect(
         "gone", "regrep_aws_ecr", gone, login=WRITER, password="x", region="us-east-1", api_url=gone
     )
-    tls = _emulator(registry, tls_dir=tmp_path)
-    try:
-        _connect(connect, "untrusted", tls)
-        _connect(connect, "trusted", tls, ca_bundle=str(tls.server.ca_cert))
-
-        assert AwsEcrHook("gone").test_connection()[1].startswith("cannot reach endpoint gone")
-        ok, message = AwsEcrHook("untrusted").test_connection()
-        assert not ok
-        assert message.startswith("TLS certificate problem with endpoint untrusted")
-        assert AwsEcrHook("trusted").test_connection()[0]
-    finally:
-        tls.stop()
+    connection_results(
+        AwsEcrHook, ("gone",), _emulator(registry, tls_dir=tmp_path), partial(_connect, connect)
+    )
 
 
 def test_the_region_comes_from_the_registry_url_or_must_be_given(connect: Connect) -> None:
@@ -220,8 +216,7 @@ def test_manifests_are_deleted_with_batch_delete_image(ecr: EcrEmulator, connect
 def test_the_registry_token_is_renewed_before_it_expires_and_when_refused(
     registry: RunningRegistry, connect: Connect
 ) -> None:
-    ecr = _emulator(registry, token_ttl=2)
-    try:
+    with _emulator(registry, token_ttl=2) as ecr:
         push_image(registry, "team/app", "1.0")
         ecr.create_repository("team/app")
         _connect(connect, "ecr", ecr)
@@ -233,8 +228,6 @@ def test_the_registry_token_is_renewed_before_it_expires_and_when_refused(
             ecr.tokens.ttl = 3600
             ecr.tokens.revoke()  # the registry no longer accepts the current one
             assert list(client.list_tags("team/app")) == ["1.0"]
-    finally:
-        ecr.stop()
 
     assert renewed_in_time == 2
     assert ecr.api_calls("GetAuthorizationToken") == 3

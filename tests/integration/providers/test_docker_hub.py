@@ -23,9 +23,9 @@ from regrep.registry import RegistryClient
 from regrep.registry.errors import RateLimited
 from regrep.rules import Filters, Rule
 from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
-from tests.support.images import manifest_digest, push_image
+from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.docker_hub import DockerHubEmulator
 
@@ -82,24 +82,14 @@ def test_anonymous_pull_of_official_images_lists_through_the_hub_api(
         name="official", source="hub", destination="local", filters=Filters(name="library/*")
     )
 
-    with registry_hook("hub").get_client() as source, RegistryClient(registry.url) as local:
-        plan = plan_replication(rule, source, local)
-        for resource in plan.resources:
-            copy_resource(
-                source,
-                local,
-                resource.source_repository,
-                resource.tag,
-                resource.destination_repository,
-            )
+    plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == [
         "library/alpine:1",
         "library/busybox:1",
         "library/nginx:1",
     ]
-    for image in images:
-        assert manifest_digest(registry, image.repository, "1") == image.digest
+    assert_pulled(registry, images)
     # Two pages of repositories, following the body's "next"; anonymous all along.
     listings = hub.hub.calls("GET", r"/v2/namespaces/library/repositories")
     assert [c.query.get("page", ["1"])[0] for c in listings] == ["1", "2"]

@@ -13,13 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from regrep.hooks import registry_hook
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
 from regrep.rules import Filters, Rule
-from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
-from tests.support.images import manifest_digest, push_image
+from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.github_ghcr import GhcrEmulator
 
@@ -56,20 +53,10 @@ def test_an_organisations_packages_are_listed_through_the_api(
     _connect(connect, github)
     rule = Rule(name="ghcr", source="ghcr", destination="local", filters=Filters(name="acme/**"))
 
-    with registry_hook("ghcr").get_client() as source, RegistryClient(registry.url) as local:
-        plan = plan_replication(rule, source, local)
-        for resource in plan.resources:
-            copy_resource(
-                source,
-                local,
-                resource.source_repository,
-                resource.tag,
-                resource.destination_repository,
-            )
+    plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == ["acme/api:1", "acme/db:1", "acme/web:1"]
-    for image in images:
-        assert manifest_digest(registry, image.repository, "1") == image.digest
+    assert_pulled(registry, images)
     listings = github.api.calls("GET", r"/orgs/acme/packages")
     assert [c.query.get("page", ["1"])[0] for c in listings] == ["1", "2"]
     assert all(c.headers["Authorization"] == f"Bearer {PAT}" for c in listings)

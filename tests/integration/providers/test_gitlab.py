@@ -14,13 +14,10 @@ from collections.abc import Iterator
 import pytest
 
 from regrep.hooks import registry_hook
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
 from regrep.rules import Rule
-from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
-from tests.support.images import manifest_digest, push_image
+from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.gitlab import GitlabEmulator
 
@@ -53,16 +50,7 @@ def test_repositories_and_tags_come_from_the_api_found_through_the_token_realm(
     connect("gitlab", "regrep_gitlab", gitlab.registry.url, login="dev", password=TOKEN)
     rule = Rule(name="gitlab", source="gitlab", destination="local")
 
-    with registry_hook("gitlab").get_client() as source, RegistryClient(registry.url) as local:
-        plan = plan_replication(rule, source, local)
-        for resource in plan.resources:
-            copy_resource(
-                source,
-                local,
-                resource.source_repository,
-                resource.tag,
-                resource.destination_repository,
-            )
+    plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == [
         "group/app:1.0",
@@ -71,8 +59,7 @@ def test_repositories_and_tags_come_from_the_api_found_through_the_token_realm(
         "group/app/worker:1.0",
         "group/tools/lint:3",
     ]
-    for image in images:
-        assert manifest_digest(registry, image.repository, image.reference) == image.digest
+    assert_pulled(registry, images)
     api = gitlab.gitlab.calls("GET", r"/api/v4/.*")
     assert all(c.headers["Authorization"] == f"Bearer {TOKEN}" for c in api)
     assert gitlab.gitlab.calls("GET", r"/api/v4/projects/7/registry/repositories/\d+/tags")

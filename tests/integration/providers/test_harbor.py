@@ -20,9 +20,9 @@ from regrep.registry import RegistryClient
 from regrep.registry.errors import Forbidden
 from regrep.rules import Filters, LabelFilter, Rule
 from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
-from tests.support.images import manifest_digest, push_image
+from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.harbor import HarborEmulator
 
@@ -87,25 +87,16 @@ def test_pull_lists_projects_and_repositories_through_the_api(
     _connect(connect, "harbor", harbor, "bob")
     rule = Rule(name="pull", source="harbor", destination="local", filters=Filters(name="**"))
 
-    with registry_hook("harbor").get_client() as source, RegistryClient(registry.url) as local:
+    with registry_hook("harbor").get_client() as source:
         assert isinstance(source, HarborClient)
-        plan = plan_replication(rule, source, local)
-        for resource in plan.resources:
-            copy_resource(
-                source,
-                local,
-                resource.source_repository,
-                resource.tag,
-                resource.destination_repository,
-            )
+    plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == [
         "library/alpine:3.19",
         "team/app:1.0",
         "team/tools/cli:2",
     ]
-    for image in pushed[:3]:
-        assert manifest_digest(registry, image.repository, image.reference) == image.digest
+    assert_pulled(registry, pushed[:3])
     # The catalog was never asked; the projects came in pages of two.
     assert not harbor.server.calls(path=r"/v2/_catalog")
     assert [

@@ -23,7 +23,7 @@ from regrep.registry import RegistryClient
 from regrep.registry.errors import DigestMismatch
 from regrep.rules import Filters, Rule
 from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked
+from tests.integration.providers.checks import assert_masked, replicate
 from tests.integration.providers.conftest import Connect
 from tests.support.helm_repo import ChartRepository, PackagedChart, package_chart, write_index
 from tests.support.images import get_manifest_bytes, list_tags
@@ -135,16 +135,7 @@ def test_charts_are_pushed_as_helm_push_would(
         filters=Filters(resource="chart"),
     )
 
-    with registry_hook("charts").get_client() as source, RegistryClient(registry.url) as local:
-        plan = plan_replication(rule, source, local)
-        for resource in plan.resources:
-            copy_resource(
-                source,
-                local,
-                resource.source_repository,
-                resource.tag,
-                resource.destination_repository,
-            )
+    plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == ["db:0.3.0", "web:1.1.0", "web:1.2.0_build.5"]
     assert list_tags(registry, "helm/web") == ["1.1.0", "1.2.0_build.5"]

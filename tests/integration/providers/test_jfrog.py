@@ -13,13 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from regrep.hooks import registry_hook
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
 from regrep.rules import Rule
-from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
-from tests.support.images import manifest_digest, push_image
+from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.jfrog import JfrogEmulator
 
@@ -49,16 +46,7 @@ def test_every_docker_repository_key_is_listed_through_its_catalog(
     connect("jfrog", "regrep_jfrog", artifactory.url, login="deployer", password=PASSWORD)
     rule = Rule(name="jfrog", source="jfrog", destination="local")
 
-    with registry_hook("jfrog").get_client() as source, RegistryClient(registry.url) as local:
-        plan = plan_replication(rule, source, local)
-        for resource in plan.resources:
-            copy_resource(
-                source,
-                local,
-                resource.source_repository,
-                resource.tag,
-                resource.destination_repository,
-            )
+    plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == [
         "docker-dev/tool:1",
@@ -66,8 +54,7 @@ def test_every_docker_repository_key_is_listed_through_its_catalog(
         "docker-local/team/web:1",
         "docker-local/worker:1",
     ]
-    for image in images:
-        assert manifest_digest(registry, image.repository, "1") == image.digest
+    assert_pulled(registry, images)
     catalog = artifactory.server.calls("GET", r"/artifactory/api/docker/docker-local/v2/_catalog")
     assert [c.query.get("last", [None])[0] for c in catalog if c.status == 200] == [
         None,

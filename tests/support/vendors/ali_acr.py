@@ -33,6 +33,7 @@ from regrep.hooks.signing import sign_aliyun_roa
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
@@ -63,7 +64,7 @@ def _data(data: Mapping[str, Any]) -> Response:
     return Response.json({"data": data, "requestId": secrets.token_hex(8)})
 
 
-class AliAcrEmulator:
+class AliAcrEmulator(Emulator):
     """A personal-edition registry in ``region``. ``keys`` maps AccessKey ids to secrets;
     ``permissions`` maps an id to the API actions its RAM policy allows (default all)."""
 
@@ -113,9 +114,6 @@ class AliAcrEmulator:
     def api_calls(self, path: str) -> int:
         return len(self.server.calls(path=path))
 
-    def stop(self) -> None:
-        self.server.stop()
-
     # -- the API ----------------------------------------------------------------------------
 
     def _api(
@@ -162,7 +160,6 @@ class AliAcrEmulator:
             return key_id, _error(
                 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
             )
-        query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
         signed_headers = {
             name: request.headers[name]
             for name in ("Accept", "Content-Type")
@@ -171,8 +168,7 @@ class AliAcrEmulator:
         when: datetime = parsedate_to_datetime(request.headers.get("Date", ""))
         expected = sign_aliyun_roa(
             request.method,
-            f"http://{request.headers.get('Host', '')}{request.path}"
-            + (f"?{query}" if query else ""),
+            request.signed_url,
             signed_headers,
             request.body,
             access_key_id=key_id,

@@ -33,6 +33,7 @@ from regrep.hooks.signing import sign_aws_v4
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BasicGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
@@ -56,7 +57,7 @@ def _error(status: int, kind: str, message: str) -> Response:
     return Response.json({"__type": kind, "message": message}, status, {"Content-Type": _JSON})
 
 
-class EcrEmulator:
+class EcrEmulator(Emulator):
     """ECR for one account and region. ``keys`` maps access key ids to secrets;
     ``permissions`` maps a key id to the API operations it may call (default: all) and
     ``registry_access`` to its registry actions (default: pull, push, delete)."""
@@ -107,9 +108,6 @@ class EcrEmulator:
             for call in self.server.calls("POST", "/")
             if call.headers.get("X-Amz-Target") == TARGET_PREFIX + operation
         )
-
-    def stop(self) -> None:
-        self.server.stop()
 
     # -- the registry side ------------------------------------------------------------------
 
@@ -176,7 +174,7 @@ class EcrEmulator:
         when = datetime.strptime(request.headers.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ")
         expected = sign_aws_v4(
             request.method,
-            f"http://{request.headers.get('Host', '')}{request.path}",
+            request.signed_url,
             {name: request.headers.get(name, "") for name in signed},
             request.body,
             access_key_id=key_id,

@@ -34,6 +34,7 @@ import jwt
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
@@ -51,7 +52,7 @@ def _aad_error(status: int, error: str, description: str) -> Response:
     return Response.json({"error": error, "error_description": description}, status)
 
 
-class AcrEmulator:
+class AcrEmulator(Emulator):
     """One registry and its tenant. ``credentials`` maps admin users and service principal
     client ids to passwords/secrets; ``roles`` maps a subject (user or client id) to its
     registry actions (pull, push, delete, metadata_read; default all)."""
@@ -99,9 +100,6 @@ class AcrEmulator:
     @property
     def url(self) -> str:
         return self.server.url
-
-    def stop(self) -> None:
-        self.server.stop()
 
     # -- Entra ID and the exchange ----------------------------------------------------------
 

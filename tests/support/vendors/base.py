@@ -20,7 +20,10 @@ A route that claims a ``/v2/`` path (a vendor's own listing) applies ``server.ga
 and may pass the request on with :meth:`VendorServer.forward`; :func:`capped_listing` does
 that for vendors that cap page sizes. :func:`push_needs_namespace` refuses pushes into
 namespaces a vendor API must create first. :class:`TokenStore` issues, checks and revokes
-opaque tokens of any kind (access, refresh, temporary logins).
+opaque tokens of any kind (access, refresh, temporary logins); :func:`basic_user` checks an
+account's basic credentials. Listings paged by number (Harbor, Docker Hub, GitHub, GitLab)
+cut their pages with :func:`numbered_page` and link them with :func:`page_url`. A vendor
+emulator subclasses :class:`Emulator`, which stops its servers (also as a context manager).
 
 Every request is recorded (``server.requests``, filtered with :meth:`VendorServer.calls`),
 so a test can assert what the client sent: paging parameters, signatures, token fetches,
@@ -49,7 +52,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from requests.structures import CaseInsensitiveDict
@@ -82,6 +85,13 @@ class Request:
         """The first value of query parameter ``name``."""
         values = self.query.get(name)
         return values[0] if values else default
+
+    @property
+    def signed_url(self) -> str:
+        """The URL as a client signs it (``Host`` header, path, query in its order), for
+        recomputing a vendor signature; the scheme is left to the signature to ignore."""
+        query = "&".join(f"{k}={v}" for k, values in self.query.items() for v in values)
+        return f"http://{self.headers.get('Host', '')}{self.path}" + (f"?{query}" if query else "")
 
     def json(self) -> Any:
         """The JSON body (``{}`` when empty); ValueError when it is not JSON."""
@@ -235,6 +245,16 @@ Authorize = Callable[[str, str], Collection[str]]
 def allow_all(subject: str, resource: str) -> Collection[str]:
     """The default policy: every authenticated subject may do everything."""
     return ("*",)
+
+
+def basic_user(request: Request, users: Mapping[str, str]) -> str | None:
+    """The user whose basic credentials ``request`` carries, checked against ``users`` (name
+    -> password or token): "" when it carries none, None when they are wrong."""
+    credentials = request.basic
+    if credentials is None:
+        return None if "Authorization" in request.headers else ""
+    user, password = credentials
+    return user if users.get(user) == password else None
 
 
 def grant_scopes(subject: str, requested: Iterable[str], authorize: Authorize) -> list[str]:
@@ -488,6 +508,15 @@ class VendorServer:
                 return sorted(names)
             query = parse_qs(urlsplit(link.group(1)).query)
 
+    def upstream_tags(self, repository: str) -> list[str] | None:
+        """The tags of ``repository`` in the upstream registry, sorted; None when it does not
+        hold the repository."""
+        path = f"/v2/{repository}/tags/list"
+        answer = self.forward(Request("GET", path, {}, CaseInsensitiveDict(), b""))
+        if answer.status != 200:
+            return None
+        return sorted(json.loads(answer.body).get("tags") or [])
+
     def delete_upstream_manifest(self, repository: str, digest: str) -> bool:
         """Delete a manifest in the upstream registry (for vendor delete APIs); False if
         it was not there."""
@@ -535,6 +564,57 @@ def capped_listing(server: VendorServer, limit: Callable[[], int]) -> Handler:
         return server.forward(replace(request, query=query))
 
     return handle
+
+
+class Emulator:
+    """A vendor emulator: stopping it stops every :class:`VendorServer` it holds as an
+    attribute; as a context manager it stops on leaving."""
+
+    def stop(self) -> None:
+        for server in [v for v in vars(self).values() if isinstance(v, VendorServer)]:
+            server.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class Page:
+    """Page ``number`` (from 1) of ``size`` entries of a listing of ``total``: its ``items``."""
+
+    number: int
+    size: int
+    total: int
+    items: list[Any]
+
+    @property
+    def last(self) -> int:
+        """The number of the last page (1 for an empty listing)."""
+        return max(1, -(-self.total // self.size))
+
+    def has(self, number: int) -> bool:
+        """Whether page ``number`` has entries."""
+        return number >= 1 and (number - 1) * self.size < self.total
+
+
+def numbered_page(
+    request: Request, items: list[Any], *, size_param: str, default_size: int, max_size: int
+) -> Page:
+    """The page of ``items`` that ``request`` asks for with ``page`` and ``size_param``
+    (``default_size`` when absent), at most ``max_size`` entries whatever it asks."""
+    number = int(request.arg("page", "1") or 1)
+    size = min(int(request.arg(size_param, str(default_size)) or default_size), max_size)
+    return Page(number, size, len(items), items[(number - 1) * size : number * size])
+
+
+def page_url(request: Request, number: int, base: str = "", **query: str | int) -> str:
+    """``base`` + ``request``'s path and query, asking for page ``number`` (and ``query``
+    changed): a paging link, absolute or not as the vendor writes them."""
+    kept = {k: v[0] for k, v in request.query.items()} | query | {"page": number}
+    return f"{base}{request.path}?{urlencode(kept)}"
 
 
 def _encode_query(query: Mapping[str, list[str]]) -> str:

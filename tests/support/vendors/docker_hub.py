@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
-from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
     VendorServer,
+    basic_user,
+    numbered_page,
+    page_url,
     token_endpoint,
 )
 
@@ -40,7 +42,7 @@ SERVICE = "registry.docker.io"
 _NAMESPACE = r"(?P<namespace>[^/]+)"
 
 
-class DockerHubEmulator:
+class DockerHubEmulator(Emulator):
     """Docker Hub over ``upstream``: ``users`` maps Docker IDs to access tokens, ``owners``
     each namespace to the Docker IDs that own it (a user owns its own namespace)."""
 
@@ -89,25 +91,11 @@ class DockerHubEmulator:
             headers["Retry-After"] = str(retry_after)
         self._throttled.extend(dict(headers) for _ in range(count))
 
-    def stop(self) -> None:
-        for server in (self.auth, self.registry, self.hub):
-            server.stop()
-
-    def __enter__(self) -> DockerHubEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- accounts -------------------------------------------------------------------------
 
     def _login(self, request: Request) -> str | None:
         """The Docker ID of basic credentials, "" when anonymous, None when wrong."""
-        credentials = request.basic
-        if credentials is None:
-            return None if "Authorization" in request.headers else ""
-        user, token = credentials
-        return user if self.users.get(user) == token else None
+        return basic_user(request, self.users)
 
     def _may(self, subject: str, resource: str) -> Collection[str]:
         namespace = resource.split("/", 1)[0]
@@ -153,7 +141,7 @@ class DockerHubEmulator:
         namespace = request.params["namespace"]
         names = [
             repository.split("/", 1)[1]
-            for repository in self._catalog()
+            for repository in self.registry.upstream_repositories()
             if repository.startswith(f"{namespace}/")
             and repository.count("/") == 1
             and "pull" in self._may(caller, repository)
@@ -170,32 +158,30 @@ class DockerHubEmulator:
         repository = f"{request.params['namespace']}/{request.params['repository']}"
         if "pull" not in self._may(caller, repository):
             return Response.json({"detail": "Not Found", "message": "not found"}, 404)
-        with plain_session(True) as session:
-            answer = session.get(f"{self.upstream.url}/v2/{repository}/tags/list", timeout=30)
-        if answer.status_code != 200:
+        tags = self.registry.upstream_tags(repository)
+        if tags is None:
             return Response.json({"detail": "Not Found", "message": "not found"}, 404)
-        tags = sorted(answer.json().get("tags") or [])
         return self._page(request, [{"name": tag, "repository": repository} for tag in tags])
 
     def _page(self, request: Request, results: list[dict[str, Any]]) -> Response:
-        page = int(request.arg("page", "1") or 1)
-        size = min(int(request.arg("page_size", "10") or 10), self.max_page_size)
+        page = numbered_page(
+            request,
+            results,
+            size_param="page_size",
+            default_size=10,
+            max_size=self.max_page_size,
+        )
 
         def link(number: int) -> str | None:
-            if number < 1 or (number - 1) * size >= len(results):
+            if not page.has(number):
                 return None
-            return f"{self.hub.url}{request.path}?{urlencode({'page': number, 'page_size': size})}"
+            return page_url(request, number, self.hub.url, page_size=page.size)
 
         return Response.json(
             {
-                "count": len(results),
-                "next": link(page + 1),
-                "previous": link(page - 1),
-                "results": results[(page - 1) * size : page * size],
+                "count": page.total,
+                "next": link(page.number + 1),
+                "previous": link(page.number - 1),
+                "results": page.items,
             }
         )
-
-    def _catalog(self) -> list[str]:
-        with plain_session(True) as session:
-            answer = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30)
-        return sorted(answer.json().get("repositories") or [])

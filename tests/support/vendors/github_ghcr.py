@@ -13,21 +13,23 @@ catalog (``/v2/_catalog`` answers 404), pushes by the owner or an organisation m
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from urllib.parse import urlencode
 
-from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
     VendorServer,
+    basic_user,
+    numbered_page,
+    page_url,
     token_endpoint,
 )
 
 
-class GhcrEmulator:
+class GhcrEmulator(Emulator):
     """ghcr.io and api.github.com over ``upstream``; ``users`` map to their tokens and
     ``orgs`` to their members. Every package is public unless in ``private``."""
 
@@ -58,22 +60,8 @@ class GhcrEmulator:
         self.api.route("GET", r"/orgs/(?P<owner>[^/]+)/packages", self._org_packages)
         self.api.route("GET", r"/users/(?P<owner>[^/]+)/packages", self._user_packages)
 
-    def stop(self) -> None:
-        self.registry.stop()
-        self.api.stop()
-
-    def __enter__(self) -> GhcrEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _login(self, request: Request) -> str | None:
-        credentials = request.basic
-        if credentials is None:
-            return None if "Authorization" in request.headers else ""
-        user, token = credentials
-        return user if self.users.get(user) == token else None
+        return basic_user(request, self.users)
 
     def _may(self, subject: str, resource: str) -> Collection[str]:
         owner = resource.split("/", 1)[0]
@@ -102,8 +90,6 @@ class GhcrEmulator:
         owner = request.params["owner"]
         if (owner in self.orgs) != is_org or (not is_org and owner not in self.users):
             return Response.json({"message": "Not Found"}, 404)
-        with plain_session(True) as session:
-            catalog = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30).json()
         packages = [
             {
                 "id": number,
@@ -112,16 +98,17 @@ class GhcrEmulator:
                 "owner": {"login": owner, "type": "Organization" if is_org else "User"},
                 "visibility": "private" if name in self.private else "public",
             }
-            for number, name in enumerate(sorted(catalog.get("repositories") or []), start=1)
+            for number, name in enumerate(self.registry.upstream_repositories(), start=1)
             if name.startswith(f"{owner}/") and "pull" in self._may(caller, name)
         ]
-        page = int(request.arg("page", "1") or 1)
-        size = min(int(request.arg("per_page", "30") or 30), self.max_page_size)
-        last = max(1, -(-len(packages) // size))
-        links = []
-        for relation, number in (("next", page + 1), ("last", last)):
-            if number <= last and page < last:
-                query = urlencode({"package_type": "container", "per_page": size, "page": number})
-                links.append(f'<{self.api.url}{request.path}?{query}>; rel="{relation}"')
-        headers = {"Link": ", ".join(links)} if links else {}
-        return Response.json(packages[(page - 1) * size : page * size], headers=headers)
+        page = numbered_page(
+            request, packages, size_param="per_page", default_size=30, max_size=self.max_page_size
+        )
+        headers = {}
+        if page.has(page.number + 1):
+            links = [
+                f'<{page_url(request, number, self.api.url, per_page=page.size)}>; rel="{relation}"'
+                for relation, number in (("next", page.number + 1), ("last", page.last))
+            ]
+            headers["Link"] = ", ".join(links)
+        return Response.json(page.items, headers=headers)

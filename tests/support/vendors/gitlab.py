@@ -20,23 +20,26 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
-from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
     VendorServer,
+    basic_user,
+    numbered_page,
+    page_url,
     token_endpoint,
 )
 
 _PROJECT = r"/api/v4/projects/(?P<project>[^/]+)"
 
 
-class GitlabEmulator:
+class GitlabEmulator(Emulator):
     """GitLab over ``upstream``: ``users`` map to access tokens, ``projects`` ids to paths,
     ``members`` users to the project ids they belong to."""
 
@@ -69,22 +72,8 @@ class GitlabEmulator:
             self.tokens, f"{self.gitlab.url}/jwt/auth", "container_registry"
         )
 
-    def stop(self) -> None:
-        self.gitlab.stop()
-        self.registry.stop()
-
-    def __enter__(self) -> GitlabEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _login(self, request: Request) -> str | None:
-        credentials = request.basic
-        if credentials is None:
-            return None if "Authorization" in request.headers else ""
-        user, token = credentials
-        return user if self.users.get(user) == token else None
+        return basic_user(request, self.users)
 
     def _project_of(self, repository: str) -> int | None:
         for project_id, path in sorted(self.projects.items(), key=lambda p: -len(p[1])):
@@ -130,9 +119,7 @@ class GitlabEmulator:
         return self._page(request, listed)
 
     def _repositories(self) -> list[tuple[int, str]]:
-        with plain_session(True) as session:
-            catalog = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30).json()
-        return list(enumerate(sorted(catalog.get("repositories") or []), start=1))
+        return list(enumerate(self.registry.upstream_repositories(), start=1))
 
     def _list_repositories(self, request: Request) -> Response:
         found = self._project(request)
@@ -161,21 +148,22 @@ class GitlabEmulator:
         path = dict(self._repositories()).get(wanted)
         if path is None or self._project_of(path) != project_id:
             return Response.json({"message": "404 Repository Not Found"}, 404)
-        with plain_session(True) as session:
-            answer = session.get(f"{self.upstream.url}/v2/{path}/tags/list", timeout=30)
-        tags = sorted(answer.json().get("tags") or [])
         listed = [
             {"name": tag, "path": f"{path}:{tag}", "location": f"{self.registry.host}/{path}:{tag}"}
-            for tag in tags
+            for tag in self.registry.upstream_tags(path) or []
         ]
         return self._page(request, listed)
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
-        page = int(request.arg("page", "1") or 1)
-        size = min(int(request.arg("per_page", "20") or 20), self.max_page_size)
-        headers = {"X-Page": str(page), "X-Per-Page": str(size), "X-Total": str(len(items))}
-        if page * size < len(items):
-            query = {k: v[0] for k, v in request.query.items()} | {"page": page + 1}
-            headers["X-Next-Page"] = str(page + 1)
-            headers["Link"] = f'<{self.gitlab.url}{request.path}?{urlencode(query)}>; rel="next"'
-        return Response.json(items[(page - 1) * size : page * size], headers=headers)
+        page = numbered_page(
+            request, items, size_param="per_page", default_size=20, max_size=self.max_page_size
+        )
+        headers = {
+            "X-Page": str(page.number),
+            "X-Per-Page": str(page.size),
+            "X-Total": str(page.total),
+        }
+        if page.has(page.number + 1):
+            headers["X-Next-Page"] = str(page.number + 1)
+            headers["Link"] = f'<{page_url(request, page.number + 1, self.gitlab.url)}>; rel="next"'
+        return Response.json(page.items, headers=headers)

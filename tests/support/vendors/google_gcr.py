@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
@@ -56,7 +57,7 @@ def service_account_key(project: str, account: str) -> dict[str, str]:
     }
 
 
-class GcrEmulator:
+class GcrEmulator(Emulator):
     """GCR for one ``project``. ``keys`` are the service-account keys it knows; ``roles``
     maps an account's e-mail to its actions on the project (default pull and push)."""
 
@@ -91,9 +92,6 @@ class GcrEmulator:
     @property
     def url(self) -> str:
         return self.server.url
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def _authenticate(self, request: Request) -> str | None:
         if request.basic is None or request.basic[0] != "_json_key":

@@ -27,17 +27,21 @@ import itertools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from tests.support.images import MANIFEST_ACCEPT
 from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
     VendorServer,
+    basic_user,
+    numbered_page,
+    page_url,
     token_endpoint,
 )
 
@@ -59,7 +63,7 @@ class Project:
     created_with: dict[str, Any] | None = None
 
 
-class HarborEmulator:
+class HarborEmulator(Emulator):
     """Harbor in front of the plain registry ``upstream``; ``users`` maps names to passwords."""
 
     def __init__(
@@ -112,24 +116,11 @@ class HarborEmulator:
         """Attach labels to an artifact (Harbor's "Add labels")."""
         self.labels.setdefault((repository, digest), []).extend(names)
 
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> HarborEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- accounts -------------------------------------------------------------------------
 
     def _account(self, request: Request) -> str | None:
         """The basic-authenticated user, "" when anonymous, None for bad credentials."""
-        credentials = request.basic
-        if credentials is None:
-            return "" if "Authorization" not in request.headers else None
-        user, password = credentials
-        return user if self.users.get(user) == password else None
+        return basic_user(request, self.users)
 
     def _login(self, request: Request) -> str | None:
         return self._account(request)
@@ -206,7 +197,7 @@ class HarborEmulator:
             return _error(404, "NOT_FOUND", f"project {name} not found")
         listed = [
             {"id": i, "name": repository, "project_id": project.project_id}
-            for i, repository in enumerate(self._upstream_catalog(), start=1)
+            for i, repository in enumerate(self.server.upstream_repositories(), start=1)
             if repository.startswith(f"{name}/")
         ]
         return self._page(request, listed)
@@ -222,7 +213,7 @@ class HarborEmulator:
         if not self._may(subject, repository):
             return _error(404, "NOT_FOUND", f"repository {repository} not found")
         artifacts: dict[str, dict[str, Any]] = {}
-        for tag in self._upstream_tags(repository):
+        for tag in self.server.upstream_tags(repository) or []:
             digest, media_type = self._upstream_head(repository, tag)
             entry = artifacts.setdefault(
                 digest,
@@ -240,32 +231,20 @@ class HarborEmulator:
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
         """One page of ``items`` with Harbor's ``X-Total-Count`` and ``Link`` headers."""
-        page = int(request.arg("page", "1") or 1)
-        size = min(int(request.arg("page_size", "10") or 10), self.max_page_size)
-        links = []
-        query = {k: v[0] for k, v in request.query.items()}
-        if page > 1:
-            previous = urlencode({**query, "page": page - 1, "page_size": size})
-            links.append(f'<{request.path}?{previous}>; rel="prev"')
-        if page * size < len(items):
-            following = urlencode({**query, "page": page + 1, "page_size": size})
-            links.append(f'<{request.path}?{following}>; rel="next"')
-        headers = {"X-Total-Count": str(len(items))}
+        page = numbered_page(
+            request, items, size_param="page_size", default_size=10, max_size=self.max_page_size
+        )
+        links = [
+            f'<{page_url(request, number, page_size=page.size)}>; rel="{relation}"'
+            for relation, number in (("prev", page.number - 1), ("next", page.number + 1))
+            if number >= 1 and (relation == "prev" or page.has(number))
+        ]
+        headers = {"X-Total-Count": str(page.total)}
         if links:
             headers["Link"] = " , ".join(links)
-        return Response.json(items[(page - 1) * size : page * size], headers=headers)
+        return Response.json(page.items, headers=headers)
 
     # -- the registry behind --------------------------------------------------------------
-
-    def _upstream_catalog(self) -> list[str]:
-        with plain_session(True) as session:
-            answer = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30)
-        return sorted(answer.json().get("repositories") or [])
-
-    def _upstream_tags(self, repository: str) -> list[str]:
-        with plain_session(True) as session:
-            answer = session.get(f"{self.upstream.url}/v2/{repository}/tags/list", timeout=30)
-        return sorted(answer.json().get("tags") or []) if answer.status_code == 200 else []
 
     def _upstream_head(self, repository: str, tag: str) -> tuple[str, str]:
         with plain_session(True) as session:

@@ -29,6 +29,7 @@ from regrep.hooks.signing import sign_huawei
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
@@ -56,7 +57,7 @@ def _apig_error(message: str) -> Response:
     )
 
 
-class SwrEmulator:
+class SwrEmulator(Emulator):
     """SWR in one region. ``keys`` maps AKs to SKs; ``permissions`` maps an AK to the API
     actions its IAM policy allows (default all)."""
 
@@ -97,9 +98,6 @@ class SwrEmulator:
     def url(self) -> str:
         return self.server.url
 
-    def stop(self) -> None:
-        self.server.stop()
-
     def _api(
         self, action: str, handler: Callable[[Request, str], Response]
     ) -> Callable[[Request], Response]:
@@ -127,11 +125,9 @@ class SwrEmulator:
             return key, _apig_error(f"ak {key} not exist")
         signed = [h for h in match["signed"].split(";") if h not in ("host", "x-sdk-date")]
         when = datetime.strptime(request.headers.get("X-Sdk-Date", ""), "%Y%m%dT%H%M%SZ")
-        query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
         expected = sign_huawei(
             request.method,
-            f"http://{request.headers.get('Host', '')}{request.path}"
-            + (f"?{query}" if query else ""),
+            request.signed_url,
             {name: request.headers.get(name, "") for name in signed},
             request.body,
             access_key=key,

@@ -15,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from urllib.parse import urlencode
 
-from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
-from tests.support.vendors.base import BasicGate, Request, Response, VendorServer
+from tests.support.vendors.base import BasicGate, Emulator, Request, Response, VendorServer
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Artifactory Realm"'}
 
 
-class JfrogEmulator:
+class JfrogEmulator(Emulator):
     """Artifactory over ``upstream`` with Docker repositories ``keys``; ``users`` map to
     passwords."""
 
@@ -49,15 +48,6 @@ class JfrogEmulator:
     @property
     def url(self) -> str:
         return self.server.url
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> JfrogEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _authenticate(self, user: str, password: str) -> str | None:
         return user if self.users.get(user) == password else None
@@ -90,11 +80,9 @@ class JfrogEmulator:
         key = request.params["key"]
         if key not in self.keys:
             return Response.registry_error(404, "NAME_UNKNOWN", f"repository {key} not found")
-        with plain_session(True) as session:
-            catalog = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30).json()
         images = [
             name.split("/", 1)[1]
-            for name in sorted(catalog.get("repositories") or [])
+            for name in self.server.upstream_repositories()
             if name.startswith(f"{key}/")
         ]
         last = request.arg("last")

@@ -14,19 +14,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Collection, Mapping
 
-from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BearerGate,
+    Emulator,
     Request,
     Response,
     TokenStore,
     VendorServer,
+    basic_user,
     token_endpoint,
 )
 
 
-class QuayEmulator:
+class QuayEmulator(Emulator):
     """Quay over ``upstream``: ``users`` (robots included) map to passwords, ``api_tokens``
     to the user an OAuth token acts for; ``private`` repositories need membership."""
 
@@ -54,21 +55,8 @@ class QuayEmulator:
     def url(self) -> str:
         return self.server.url
 
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> QuayEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _login(self, request: Request) -> str | None:
-        credentials = request.basic
-        if credentials is None:
-            return None if "Authorization" in request.headers else ""
-        user, password = credentials
-        return user if self.users.get(user) == password else None
+        return basic_user(request, self.users)
 
     def _may(self, subject: str, resource: str) -> Collection[str]:
         """A user (or one of an organisation's robots) owns its namespace."""
@@ -94,8 +82,6 @@ class QuayEmulator:
                 },
                 400,
             )
-        with plain_session(True) as session:
-            catalog = session.get(f"{self.upstream.url}/v2/_catalog?n=1000", timeout=30).json()
         listed = [
             {
                 "namespace": namespace,
@@ -105,7 +91,7 @@ class QuayEmulator:
                 "kind": "image",
                 "state": "NORMAL",
             }
-            for name in sorted(catalog.get("repositories") or [])
+            for name in self.server.upstream_repositories()
             if name.startswith(f"{namespace}/") and "pull" in self._may(caller, name)
         ]
         start = int(base64.b64decode(request.arg("next_page") or "MA==").decode())
