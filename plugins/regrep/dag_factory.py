@@ -1,9 +1,11 @@
 """Rules in, DAGs out: one Airflow DAG ``replicate_<name>`` per replication rule file.
 
 Each DAG is ``plan`` -> ``copy`` (mapped, one task instance per resource, labelled
-``repo:tag``) -> ``summary``. A rule's trigger becomes the schedule: none for manual, its
-cron for scheduled, and for event-based the asset of the source endpoint
-(:func:`source_asset`), which the webhook receiver updates when the source reports a push.
+``repo:tag``) -> ``summary``; a rule with ``replicate_deletion`` also has ``delete`` beside
+``copy``. A rule's trigger becomes the schedule: none for manual, its cron for scheduled
+(one run at a time, no catch-up: runs never pile up), and for event-based the asset of the
+source endpoint (:func:`source_asset`), which the webhook receiver (:mod:`regrep.webhooks`)
+updates when the source reports a push or a deletion.
 
 Building is cheap because Airflow re-parses the DAG file at every task start: only Airflow's
 SDK and the rule models are imported here (the registry client and ``requests`` load inside
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,26 @@ from typing import Any
 from airflow.sdk import DAG, Asset, get_current_context, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from regrep import modes
+from regrep.events import asset_name, asset_uri
+from regrep.executions.record import (
+    COPY_TASK,
+    DELETE_TASK,
+    DELETIONS_KEY,
+    PLAN_TASK,
+    SUMMARY_TASK,
+)
 from regrep.rules import Rule, RuleError, load_rule_files, rule_files, rules_dir
 
 log = logging.getLogger(__name__)
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 INVALID_TAG = "regrep-invalid"
-COUNTS_KEY = "counts"  # the plan's second XCom: listed and unchanged, for the summary
-# ``resource`` is the mapped argument, so the label is known before the task even starts.
+# ``resource`` is the mapped argument, so the label is known before the task even starts;
+# a batch (see regrep.fanout) says how many more resources it copies.
 MAP_INDEX_TEMPLATE = (
     "{{ task.op_kwargs.resource.source_repository }}:{{ task.op_kwargs.resource.tag }}"
+    "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more | length }} more){% endif %}"
 )
 
 
@@ -76,7 +87,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
     """The DAG of one valid rule."""
     with DAG(
         dag_id=rule.dag_id,
-        description=rule.description or f"Replicate {rule.source} to {rule.destination}",
+        description=modes.describe(rule),
         doc_md=rule_doc(rule, path),
         schedule=schedule(rule),
         start_date=START_DATE,
@@ -90,37 +101,49 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
         },
     ) as dag:
 
-        @task(task_id="plan")
+        @task(task_id=PLAN_TASK)
         def plan() -> list[dict[str, Any]]:
-            from regrep.operators.plan import plan as run_plan
+            from regrep.operators.plan import plan_task
 
-            planned = run_plan(rule)
-            get_current_context()["ti"].xcom_push(key=COUNTS_KEY, value=planned.counts)
-            return planned.copies
+            return plan_task(rule, get_current_context())
 
-        @task(task_id="copy", map_index_template=MAP_INDEX_TEMPLATE)
-        def copy(resource: dict[str, Any], mount_from: list[str]) -> dict[str, Any]:
+        @task(task_id=COPY_TASK, map_index_template=MAP_INDEX_TEMPLATE)
+        def copy(
+            resource: dict[str, Any],
+            mount_from: list[str],
+            seeded: dict[str, str],
+            more: list[dict[str, Any]],
+        ) -> dict[str, Any] | list[dict[str, Any]]:
             from regrep.operators.copy import copy as run_copy
 
-            return run_copy(rule, resource, mount_from)
+            return run_copy(
+                rule, {"resource": resource, "mount_from": mount_from, "seeded": seeded}, more
+            )
 
-        @task(task_id="summary", trigger_rule="all_done", retries=0)
-        def summary(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-            from regrep.operators.summary import summarise
+        @task(task_id=DELETE_TASK)
+        def delete() -> list[dict[str, str]]:
+            from regrep.operators.delete import delete as run_delete
 
-            # The plan's output is pulled, not passed: after a failed plan there is none,
-            # and the summary must still run to fail the DAG run with a clear message.
             ti = get_current_context()["ti"]
-            copies = ti.xcom_pull(task_ids="plan")
-            counts = ti.xcom_pull(task_ids="plan", key=COUNTS_KEY)
-            # One slice read: iterating the lazy sequence would probe past its end.
-            return summarise(rule, copies, counts, list(results[:]))
+            return run_delete(rule, ti.xcom_pull(task_ids=PLAN_TASK, key=DELETIONS_KEY) or [])
+
+        @task(task_id=SUMMARY_TASK, trigger_rule="all_done", retries=0)
+        def summary() -> dict[str, Any]:
+            from regrep.operators.summary import summary_task
+
+            # Everything is pulled, not passed: after a failed plan there is nothing to
+            # pass, and the summary must still run to fail the DAG run with a clear message.
+            return summary_task(rule, get_current_context())
 
         # XComArgs at parse time; ``Any`` because the SDK types a task call by the
         # callable's own parameter types.
-        copies: Any = plan()
-        results: Any = copy.expand_kwargs(copies)
-        summary(results)
+        planned: Any = plan()
+        work: list[Any] = [copy.expand_kwargs(planned)]
+        if rule.replicate_deletion:
+            deletions: Any = delete()
+            planned >> deletions
+            work.append(deletions)
+        work >> summary()
     return dag
 
 
@@ -136,7 +159,7 @@ def schedule(rule: Rule) -> str | list[Asset] | None:
 
 def source_asset(conn_id: str) -> Asset:
     """The asset that stands for "content changed at this source endpoint"."""
-    return Asset(name=f"regrep-source-{conn_id}", uri=f"x-regrep://{conn_id}")
+    return Asset(name=asset_name(conn_id), uri=asset_uri(conn_id))
 
 
 def rule_doc(rule: Rule, path: Path) -> str:
@@ -145,7 +168,8 @@ def rule_doc(rule: Rule, path: Path) -> str:
     if trigger.type == "scheduled":
         when = f"scheduled, cron `{trigger.cron}`"
     elif trigger.type == "event_based":
-        when = f"event based, on pushes to `{rule.source}`"
+        deletions = "deletions replicated" if rule.replicate_deletion else "deletions ignored"
+        when = f"event based, on pushes to `{rule.source}` ({deletions})"
     else:
         when = "manual"
     tag = rule.filters.tag
@@ -157,6 +181,7 @@ def rule_doc(rule: Rule, path: Path) -> str:
     rows = [
         ("Source", f"`{rule.source}`"),
         ("Destination", f"`{rule.destination}`"),
+        ("Replication mode", modes.mode_row(rule)),
         ("Destination namespace", namespace),
         ("Name filter", f"`{rule.filters.name}`" if rule.filters.name else "all"),
         ("Tag filter", f"{tag.decoration} `{tag.pattern}`" if tag.pattern else "all"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -117,18 +117,26 @@ def resource_type(manifest: Manifest) -> ResourceType:
     return "artifact"
 
 
-def plan_replication(rule: Rule, source: RegistryClient, destination: RegistryClient) -> Plan:
+def plan_replication(
+    rule: Rule,
+    source: RegistryClient,
+    destination: RegistryClient,
+    only: Mapping[str, Collection[str] | None] | None = None,
+) -> Plan:
     """List what ``rule`` selects at ``source`` and compare it with ``destination``.
 
     A tag deleted between listing and inspection is left out. Raises ``ValueError`` if the
     namespace flattening cannot apply to a selected repository or sends two of them to one
     destination, or if the rule filters by label and the source has no labels; and the
     registry client's typed errors if a registry fails.
+
+    ``only`` plans just the repositories it names instead of listing the source, and in
+    each just the named tags (None: all of them); the rule's filters still apply. An
+    event-based run uses it to replicate what the source's events reported.
     """
+    listed = source.list_repositories(name_pattern=rule.filters.name) if only is None else only
     repositories = sorted(
-        repository
-        for repository in source.list_repositories(name_pattern=rule.filters.name)
-        if filters.match(rule.filters.name, repository)
+        repository for repository in listed if filters.match(rule.filters.name, repository)
     )
     targets = _destinations(rule, repositories)
     inspector = _Inspector(rule, source, destination)
@@ -140,7 +148,12 @@ def plan_replication(rule: Rule, source: RegistryClient, destination: RegistryCl
         candidates: list[tuple[str, str]] = []
         for repository, tags in zip(repositories, tag_lists, strict=True):
             inspector.tags[repository] = tags
-            candidates += [(repository, tag) for tag in sorted(tags) if inspector.selects(tag)]
+            wanted = None if only is None else only[repository]
+            candidates += [
+                (repository, tag)
+                for tag in sorted(tags)
+                if inspector.selects(tag) and (wanted is None or tag in wanted)
+            ]
         outcomes = _map_all(
             pool,
             lambda candidate: inspector.inspect(candidate[0], candidate[1], targets[candidate[0]]),

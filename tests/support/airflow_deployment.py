@@ -38,7 +38,7 @@ import psycopg2
 import redis
 from celery import Celery
 
-from tests.support.airflow_api import AirflowApi, ApiError
+from regrep.airflow_api import AirflowApi, ApiError
 
 Executor = Literal["LocalExecutor", "CeleryExecutor"]
 T = TypeVar("T")
@@ -121,6 +121,7 @@ class Deployment:
         self.logs_dir = workdir / "logs"
         self.port = 0
         self.url = ""
+        self.admin_password = ""
         self.env: dict[str, str] = {}
         self.worker_name = f"{self.name}@{socket.gethostname()}"
         self.components: list[Component] = []
@@ -150,7 +151,7 @@ class Deployment:
 
         self.port, log_server_port, trigger_log_port = _free_ports(3)
         self.url = f"http://127.0.0.1:{self.port}"
-        password = secrets.token_urlsafe(12)
+        self.admin_password = password = secrets.token_urlsafe(12)
         passwords_file = self.home / "simple_auth_manager_passwords.json"
         passwords_file.write_text(json.dumps({ADMIN_USER: password}))
         self.env = self._environment(
@@ -260,6 +261,23 @@ class Deployment:
             return "task instances: " + ", ".join(f"{t}[{i}]={s}" for t, i, s in rows)
 
         return self._poll(f"run {run_id} of {dag_id} to finish", finished, timeout, task_states)
+
+    def create_connection(
+        self, conn_id: str, conn_type: str, host: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """Create a connection through the REST API, as the Connections page does."""
+        body = {"connection_id": conn_id, "conn_type": conn_type, "host": host}
+        if extra:
+            body["extra"] = json.dumps(dict(extra))
+        self.api.post("/api/v2/connections", body)
+
+    def client_env(self) -> dict[str, str]:
+        """The environment a ``regrep`` command needs to reach this deployment's REST API."""
+        return {
+            "REGREP_API_URL": self.url,
+            "REGREP_API_USER": ADMIN_USER,
+            "REGREP_API_PASSWORD": self.admin_password,
+        }
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of a run, mapped ones included (the API pages at 100)."""

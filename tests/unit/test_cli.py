@@ -114,3 +114,38 @@ def test_cli_does_not_import_airflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout == "[]\n"
+
+
+def test_api_commands_say_how_to_reach_airflow() -> None:
+    result = regrep("executions", "show", "mirror", env={"REGREP_API_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 1
+    assert result.stderr == (
+        "regrep: set REGREP_API_TOKEN, or REGREP_API_USER and REGREP_API_PASSWORD, to reach "
+        "Airflow's REST API at http://127.0.0.1:9 (set REGREP_API_URL for another address)\n"
+    )
+
+
+def test_an_unreachable_api_is_reported_plainly() -> None:
+    env = {"REGREP_API_URL": "http://127.0.0.1:9", "REGREP_API_TOKEN": "t"}
+    result = regrep("executions", "stop", "mirror", "manual__1", env=env)
+    assert result.returncode == 1
+    assert result.stderr == "regrep: cannot reach Airflow's REST API at http://127.0.0.1:9\n"
+
+
+def test_deleting_an_unknown_rule_names_the_directory(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(GOOD.format(name="other"))
+    env = {"REGREP_API_URL": "http://127.0.0.1:9", "REGREP_API_TOKEN": "t"}
+    result = regrep("rules", "delete", "mirror", "--rules-dir", tmp_path, env=env)
+    assert result.returncode == 1
+    assert result.stderr == f"regrep: no rule named 'mirror' in {tmp_path}\n"
+    assert (tmp_path / "r.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("rules", "delete"), ("executions", "show"), ("executions", "stop"), ("endpoints", "test")],
+)
+def test_every_command_has_help(command: tuple[str, ...]) -> None:
+    result = regrep(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"usage: regrep {' '.join(command)}")

@@ -6,14 +6,20 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from regrep.hooks import registry_hook
+from regrep.modes import check_destination
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
 
 
 @contextmanager
 def rule_clients(rule: Rule) -> Iterator[tuple[RegistryClient, RegistryClient]]:
-    """Yield ``(source, destination)`` clients for ``rule`` and close them afterwards."""
+    """Yield ``(source, destination)`` clients for ``rule`` and close them afterwards.
+
+    A destination that can never receive content is refused first (:mod:`regrep.modes`).
+    """
+    destination_hook = registry_hook(rule.destination)
+    check_destination(rule, destination_hook)
     with ExitStack() as stack:
         source = stack.enter_context(registry_hook(rule.source).get_client())
-        destination = stack.enter_context(registry_hook(rule.destination).get_client())
+        destination = stack.enter_context(destination_hook.get_client())
         yield source, destination

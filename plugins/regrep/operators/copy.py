@@ -1,4 +1,4 @@
-"""The mapped ``copy`` task: replicate one resource with the transfer engine."""
+"""The mapped ``copy`` task: replicate one resource, or a batch, with the transfer engine."""
 
 from __future__ import annotations
 
@@ -6,24 +6,51 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow.sdk import get_current_context
+
+from regrep.blobcopy import Transfer
+from regrep.executions.record import BATCH_RESULTS_KEY
 from regrep.operators.clients import rule_clients
-from regrep.operators.outcomes import task_outcome
+from regrep.operators.outcomes import recorded_failure, task_outcome
 from regrep.planning import Resource
+from regrep.registry import RegistryClient
+from regrep.registry.errors import RegistryError, is_transient
 from regrep.rules import Rule
 from regrep.transfer import copy_resource
 
 log = logging.getLogger(__name__)
 
 
-def copy(rule: Rule, resource: Mapping[str, Any], mount_from: Sequence[str]) -> dict[str, Any]:
-    """Copy ``resource`` (a :meth:`Resource.to_dict`) and return the result for the summary.
+def copy(
+    rule: Rule, entry: Mapping[str, Any], more: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Copy the resource of ``entry`` (and of ``more``, the rest of a batch): its result.
 
-    The transfer engine logs each blob (existing, mounted or copied, with size and speed)
-    to this module's logger, which Airflow routes into the task log. The returned dict is
-    :meth:`CopyResult.to_dict` plus ``resource``, the ``repo:tag`` label the summary uses
-    to tell which planned resources have no result (failed).
+    An entry is what the plan gave this instance (:mod:`regrep.fanout`): ``resource`` (a
+    :meth:`Resource.to_dict`), ``mount_from`` and ``seeded``. The transfer engine logs each
+    blob (existing, mounted or copied, with size and speed) to this module's logger, which
+    Airflow routes into the task log. A result is :meth:`CopyResult.to_dict` plus
+    ``resource``, the ``repo:tag`` label; a batch returns one per resource. A failure that
+    will not be retried is recorded too, so the execution record tells it from a stop.
     """
-    item = Resource.from_dict(resource)
+    entries = [entry, *more]
+    label = Resource.from_dict(entry["resource"]).label
+    with recorded_failure(label), task_outcome(), rule_clients(rule) as (source, destination):
+        transfer = Transfer.of(rule)  # one per task: the batch's copies share its uploads
+        if not more:
+            return _copy_one(rule, source, destination, entry, transfer)
+        return _copy_batch(rule, source, destination, entries, transfer)
+
+
+def _copy_one(
+    rule: Rule,
+    source: RegistryClient,
+    destination: RegistryClient,
+    entry: Mapping[str, Any],
+    transfer: Transfer,
+    source_tags: set[str] | None = None,
+) -> dict[str, Any]:
+    item = Resource.from_dict(entry["resource"])
     log.info(
         "copying %s/%s to %s/%s:%s (override %s)",
         rule.source,
@@ -33,17 +60,59 @@ def copy(rule: Rule, resource: Mapping[str, Any], mount_from: Sequence[str]) -> 
         item.tag,
         "on" if rule.override else "off",
     )
-    with task_outcome(), rule_clients(rule) as (source, destination):
-        result = copy_resource(
-            source,
-            destination,
-            item.source_repository,
-            item.tag,
-            item.destination_repository,
-            override=rule.override,
-            mount_from=mount_from,
-            copy_referrers=rule.copy_referrers,
-            platforms=rule.filters.platforms,
-            log=log,
-        )
+    for digest, repository in (entry.get("seeded") or {}).items():
+        transfer.ledger.note(digest, repository)  # put there by the plan: mount it
+    result = copy_resource(
+        source,
+        destination,
+        item.source_repository,
+        item.tag,
+        item.destination_repository,
+        override=rule.override,
+        mount_from=entry.get("mount_from") or (),
+        copy_referrers=rule.copy_referrers,
+        platforms=rule.filters.platforms,
+        transfer=transfer,
+        source_tags=source_tags,
+        log=log,
+    )
     return {"resource": item.label, **result.to_dict()}
+
+
+def _copy_batch(
+    rule: Rule,
+    source: RegistryClient,
+    destination: RegistryClient,
+    entries: Sequence[Mapping[str, Any]],
+    transfer: Transfer,
+) -> list[dict[str, Any]]:
+    """Copy each resource of a batch; one failure does not stop the others.
+
+    Each source repository's tags are listed once for the batch (referrer lookups). If a
+    resource failed, the results are left as :data:`BATCH_RESULTS_KEY` and the first
+    transient error (else the first error) fails the task: a retry copies the batch again,
+    finding in place what already made it.
+    """
+    log.info("copying a batch of %d resources", len(entries))
+    results: list[dict[str, Any]] = []
+    errors: list[RegistryError] = []
+    tag_lists: dict[str, set[str]] = {}
+    for entry in entries:
+        item = Resource.from_dict(entry["resource"])
+        try:
+            tags = None
+            if rule.copy_referrers:
+                repository = item.source_repository
+                if repository not in tag_lists:
+                    tag_lists[repository] = set(source.list_tags(repository))
+                tags = tag_lists[repository]
+            results.append(_copy_one(rule, source, destination, entry, transfer, tags))
+        except RegistryError as error:
+            log.error("%s failed: %s", item.label, error)
+            errors.append(error)
+            results.append({"resource": item.label, "status": "failed", "message": str(error)})
+    if errors:
+        get_current_context()["ti"].xcom_push(BATCH_RESULTS_KEY, results)
+        log.error("%d of %d resources of the batch failed", len(errors), len(entries))
+        raise next((e for e in errors if is_transient(e)), errors[0])
+    return results

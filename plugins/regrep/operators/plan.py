@@ -1,19 +1,29 @@
-"""The ``plan`` task: what one run of a rule copies, as the list the copy task maps over."""
+"""The ``plan`` task: what one run of a rule copies, as the list the copy task maps over,
+and what it deletes.
+
+A run triggered by asset events replicates only what they name (:mod:`regrep.scope`); any
+other run replicates everything the rule selects.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from airflow.sdk import conf
+from airflow.sdk import Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from regrep.events import EventError, ImageEvent
+from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY
+from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import task_outcome
 from regrep.planning import Plan, plan_replication
 from regrep.rules import Rule
+from regrep.scope import scope_of
 
 log = logging.getLogger(__name__)
 
@@ -24,42 +34,88 @@ of a blob the repository lacks costs two requests, so only the likeliest few are
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """The work of one run: ``copies`` for the mapped copy task, ``counts`` for the summary.
+    """The work of one run: ``copies`` for the mapped copy task, ``counts`` for the summary,
+    ``deletions`` (:meth:`Deletion.to_dict`) for the delete task.
 
     Each copy is the keyword arguments of one copy task instance (``resource``, a
-    :meth:`Resource.to_dict`, and ``mount_from``); ``counts`` holds ``listed`` and
-    ``unchanged``. Airflow maps only over a task's return value, so the DAG returns the
-    copies and passes the counts as a second XCom.
+    :meth:`Resource.to_dict`, ``mount_from``, ``seeded`` and ``more``, the rest of its
+    batch: see :mod:`regrep.fanout`); ``counts`` holds ``listed`` and
+    ``unchanged``. Airflow maps only over a task's return value, so the task returns the
+    copies and passes the rest as XComs of their own (:func:`plan_task`).
     """
 
     copies: list[dict[str, Any]]
     counts: dict[str, int]
+    deletions: list[dict[str, Any]]
 
 
-def plan(rule: Rule) -> PlannedRun:
-    """List the source, compare with the destination, and return the work of this run.
+def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
+    """The plan task's body: plan this run, push counts and deletions, return the copies."""
+    planned = plan(rule, triggering_events(rule, context))
+    ti = context["ti"]
+    ti.xcom_push(COUNTS_KEY, planned.counts)
+    if planned.deletions:
+        ti.xcom_push(DELETIONS_KEY, planned.deletions)
+    return planned.copies
 
-    A disabled rule refuses to run.
+
+def triggering_events(rule: Rule, context: Context) -> list[ImageEvent] | None:
+    """The image events that triggered this run; None when no asset event did.
+
+    An event-based rule's DAG is scheduled on its source's asset only, so every triggering
+    event is about its source. An extra that is no image event is logged and left out.
+    """
+    if rule.trigger.type != "event_based":
+        return None
+    extras = [
+        event.extra for events in context["triggering_asset_events"].values() for event in events
+    ]
+    if not extras:
+        return None
+    found: list[ImageEvent] = []
+    for extra in extras:
+        try:
+            found.append(ImageEvent.from_extra(extra))
+        except EventError as error:
+            log.warning("ignoring asset event %s: %s", extra, error)
+    log.info(
+        "triggered by %d event(s): %s",
+        len(extras),
+        ", ".join(f"{event.action} {event.label}" for event in found) or "none usable",
+    )
+    return found
+
+
+def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
+    """Compare the source with the destination and return the work of this run.
+
+    ``events`` are what triggered the run (None: no event did, replicate everything). A
+    disabled rule refuses to run.
     """
     if not rule.enabled:
         raise AirflowFailException(
             f"rule {rule.name!r} is disabled (enabled: false in its rule file): "
             "set enabled: true to replicate"
         )
+    scope = scope_of(rule, events)
     with task_outcome(), rule_clients(rule) as (source, destination):
         try:
-            result = plan_replication(rule, source, destination)
+            result = plan_replication(rule, source, destination, only=scope.only)
         except ValueError as error:  # the rule cannot apply to what the source holds
             raise AirflowFailException(f"rule {rule.name!r}: {error}") from error
-    check_map_length(rule, len(result.resources))
+        tasks = min(MAX_COPY_TASKS, conf.getint("core", "max_map_length", fallback=1024))
+        held = list(dict.fromkeys(r.destination_repository for r in result.unchanged))
+        seeded = seed(rule, result, source, destination, held[-MOUNT_CANDIDATES:], log, tasks)
+    copies = copy_entries(result, mount_candidates(result), seeded, tasks)
     log.info(
-        "rule %s: %d tag(s) listed at %s, %d to copy to %s, %d unchanged",
+        "rule %s: %d tag(s) listed at %s, %d to copy to %s, %d unchanged, %d to delete",
         rule.name,
         result.listed,
         rule.source,
         len(result.resources),
         rule.destination,
         len(result.unchanged),
+        len(scope.deletions),
     )
     for resource in result.resources:
         log.info(
@@ -69,28 +125,13 @@ def plan(rule: Rule) -> PlannedRun:
             resource.tag,
             resource.digest,
         )
+    for deletion in scope.deletions:
+        log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
     return PlannedRun(
-        copies=[
-            {"resource": resource.to_dict(), "mount_from": candidates}
-            for resource, candidates in zip(result.resources, mount_candidates(result), strict=True)
-        ],
+        copies=copies,
         counts={"listed": result.listed, "unchanged": len(result.unchanged)},
+        deletions=[deletion.to_dict() for deletion in scope.deletions],
     )
-
-
-def check_map_length(rule: Rule, count: int) -> None:
-    """Refuse a plan longer than Airflow can map, saying so in the rule's terms.
-
-    Airflow would otherwise reject the plan's result with "pushed value is too large to
-    map as a downstream's dependency".
-    """
-    limit = conf.getint("core", "max_map_length", fallback=1024)
-    if count > limit:
-        raise AirflowFailException(
-            f"rule {rule.name!r} has {count} resources to copy, more than the {limit} task "
-            "instances Airflow maps per task ([core] max_map_length): narrow the rule's "
-            "filters or raise max_map_length"
-        )
 
 
 def mount_candidates(result: Plan) -> list[list[str]]:

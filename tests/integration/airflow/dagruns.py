@@ -78,8 +78,9 @@ class TaskRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One DAG run: its state, its task instances and the summary task's result."""
+    """One DAG run: its id and state, its task instances and the summary task's result."""
 
+    run_id: str
     state: str
     tasks: list[TaskRecord]
     summary: dict[str, Any] | None
@@ -121,4 +122,4 @@ def run_dag(dag_id: str) -> RunRecord:
             )
         ).first()
         summary = XComModel.deserialize_value(xcom) if xcom is not None else None
-    return RunRecord(state=str(run.state), tasks=tasks, summary=summary)
+    return RunRecord(run_id=run.run_id, state=str(run.state), tasks=tasks, summary=summary)

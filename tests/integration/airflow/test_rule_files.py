@@ -77,6 +77,21 @@ def test_an_invalid_rule_file_is_reported_and_the_valid_rules_still_load(
     assert 'unknown field "destinaton" (did you mean "destination"?)' in typo
 
 
+def test_a_rule_file_removed_from_the_folder_leaves_the_other_rules_alone(
+    write_rule: WriteRule,
+) -> None:
+    write_rule("stays", source="src", destination="dst")
+    gone = write_rule("goes", source="src", destination="dst")
+    assert {"replicate_stays", "replicate_goes"} <= set(load_dags().dags)
+
+    gone.unlink()
+    bag = load_dags()
+
+    assert not bag.import_errors
+    assert "replicate_stays" in bag.dags
+    assert "replicate_goes" not in bag.dags
+
+
 def test_running_an_invalid_rule_fails_with_its_error(
     write_rule: WriteRule, capfd: pytest.CaptureFixture[str]
 ) -> None:
