@@ -124,7 +124,7 @@ def test_token_auth_caches_per_scope_and_widens_for_push(
         assert _requests_by(issuer.requests, "writer")[2:] == [("repository:app:pull,push",)]
 
         # A cross-repository mount asks for both repositories in one token.
-        assert client.mount_blob("other", next(iter(image.blobs)), "app")
+        assert client.try_mount("other", next(iter(image.blobs)), "app") is None
         assert _requests_by(issuer.requests, "writer")[-1] == (
             "repository:app:pull",
             "repository:other:pull,push",
@@ -245,11 +245,14 @@ def test_blob_stream_push_and_mount(registry: RunningRegistry) -> None:
             client.push_blob("copy", layer_digest, stream.size, stream)
         assert blob_size(registry, "copy", layer_digest) == 3 << 20
 
-        assert client.mount_blob("mounted", layer_digest, "app")
+        assert client.try_mount("mounted", layer_digest, "app") is None
         assert blob_size(registry, "mounted", layer_digest) == 3 << 20
-        # Not in the source repository: the registry opens an upload, which is cancelled.
+        # Not in the source repository: the registry opens an upload instead, which
+        # carries the push (or is cancelled).
         missing = "sha256:" + "0" * 64
-        assert not client.mount_blob("mounted", missing, "app")
+        upload = client.try_mount("mounted", missing, "app")
+        assert upload is not None and _open_uploads(registry, "mounted") != []
+        client.cancel_upload(upload)
         assert _open_uploads(registry, "mounted") == []
 
         data = make_blob(1000, seed="x")

@@ -79,6 +79,25 @@ def launch(
     )
 
 
+def relaunch(root: Path, *, ca_cert: Path | None) -> subprocess.Popen[bytes]:
+    """Start the registry of ``root`` again with the config ``launch`` wrote: same port,
+    same storage. For crash tests: the port is free once the old process is dead."""
+    config = yaml.safe_load((root / "config.yml").read_text())
+    url = f"{'https' if 'tls' in config['http'] else 'http'}://{config['http']['addr']}"
+    with (root / "registry.log").open("ab") as log:
+        process = subprocess.Popen(
+            [REGISTRY_BINARY, "serve", str(root / "config.yml")],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+    if not _wait_until_up(url, config["http"]["headers"][_INSTANCE_HEADER][0], process, ca_cert):
+        process.kill()
+        process.wait()
+        raise RegistryStartError(f"docker-registry did not come back on {url}; log in {root}")
+    return process
+
+
 def plain_session(verify: str | bool) -> requests.Session:
     """A session that ignores the environment: loopback needs no proxy, and otherwise
     REQUESTS_CA_BUNDLE (set on many machines) silently overrides ``session.verify``."""

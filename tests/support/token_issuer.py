@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,14 @@ ADMIN_USERNAME = "regrep-admin"
 
 @dataclass(frozen=True)
 class TokenRequest:
-    """One answered token request: who asked, for which scopes, and what was granted."""
+    """One answered token request: who asked, for which scopes, what was granted, and the
+    token itself (tests prove it never shows up in a log)."""
 
     user: str | None
     scopes: tuple[str, ...]
     access: tuple[dict[str, Any], ...]
     expires_in: int
+    token: str = field(repr=False)
 
 
 class TokenIssuer:
@@ -153,7 +155,7 @@ class TokenIssuer:
         x5c = [base64.b64encode(self._signer.cert_der()).decode()]
         token = jwt.encode(claims, self._signer.key, algorithm="ES256", headers={"x5c": x5c})
         with self._lock:
-            self.requests.append(TokenRequest(user, tuple(scopes), access, expires_in))
+            self.requests.append(TokenRequest(user, tuple(scopes), access, expires_in, token))
         issued_at = dt.datetime.fromtimestamp(now, dt.UTC).isoformat().replace("+00:00", "Z")
         return {
             "token": token,

@@ -205,8 +205,14 @@ class Authenticator:
                 self._tokens[wanted] = token
             return f"Bearer {token.value}"
 
-    def challenged(self, header: str | None, scopes: Sequence[str]) -> bool:
-        """Learn from a 401's challenge; True if retrying with new auth can succeed."""
+    def challenged(
+        self, header: str | None, scopes: Sequence[str], offered: str | None = None
+    ) -> bool:
+        """Learn from a 401's challenge; True if retrying with new auth can succeed.
+
+        ``offered`` is the Authorization the refused request carried: None when it went out
+        before any thread had learnt the scheme, which the retry then supplies.
+        """
         challenges = {c.scheme: c for c in parse_challenges(header or "")}
         bearer = challenges.get("bearer")
         with self._lock:
@@ -221,7 +227,7 @@ class Authenticator:
                 self._tokens.pop(wanted, None)
                 return True
             if "basic" in challenges and not self.anonymous:
-                if self._scheme != "basic":
+                if self._scheme != "basic" or offered is None:
                     self._scheme = "basic"
                     return True
                 # Vendor-issued credentials can lapse before their announced end.
@@ -259,7 +265,7 @@ class Authenticator:
                     operation.repository,
                     f"token service {urlsplit(realm).netloc}",
                 )
-                raise error_for_status(
+                error = error_for_status(
                     response.status_code,
                     response.reason,
                     response.content,
@@ -268,6 +274,8 @@ class Authenticator:
                     anonymous=self.anonymous,
                     retry_after=response.headers.get("Retry-After"),
                 )
+                error.retried = True  # a GET: the transport has retried it already
+                raise error
             try:
                 return parse_token_response(
                     response.json(), now=time.monotonic(), wall_now=datetime.now(UTC)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 Action = Literal["pull", "push", "delete", "list"]
+# Answers meaning "try again in a moment": throttled, or the server (or its proxy) failed.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # OCI distribution-spec "Error Codes" that mean "the content is wrong", not "try again".
 _MANIFEST_CODES = frozenset(
@@ -22,7 +26,12 @@ _DETAIL_LIMIT = 300
 
 
 class RegistryError(Exception):
-    """Base of every failure talking to a registry."""
+    """Base of every failure talking to a registry.
+
+    ``codes`` are the OCI error codes of the answer (``MANIFEST_UNKNOWN``...), empty when
+    the body was not an OCI error, which tells a registry's answer from a proxy's page.
+    ``retried`` is True when the request-level retry policy already ran its course.
+    """
 
     def __init__(
         self,
@@ -31,12 +40,17 @@ class RegistryError(Exception):
         status: int | None = None,
         endpoint: str,
         repository: str | None = None,
+        codes: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.endpoint = endpoint
         self.repository = repository
+        self.codes = codes
+        # Set once a retry layer has spent its attempts on this failure, so an outer
+        # loop does not retry it again (see regrep.registry.retry).
+        self.retried = False
 
 
 class Unauthorized(RegistryError):
@@ -61,9 +75,12 @@ class RateLimited(RegistryError):
         status: int | None = 429,
         endpoint: str,
         repository: str | None = None,
+        codes: frozenset[str] = frozenset(),
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status=status, endpoint=endpoint, repository=repository)
+        super().__init__(
+            message, status=status, endpoint=endpoint, repository=repository, codes=codes
+        )
         self.retry_after = retry_after
 
 
@@ -77,6 +94,11 @@ class DigestMismatch(RegistryError):
 
 class ConnectionFailed(RegistryError):
     """No HTTP answer at all: unreachable, timed out, or TLS verification failed."""
+
+
+class TlsFailure(ConnectionFailed):
+    """The TLS handshake or certificate verification failed: a retry fails the same way,
+    so it is a configuration problem (scheme, ``verify``, ``ca_bundle``), not a transient."""
 
 
 class ManifestInvalid(RegistryError):
@@ -134,14 +156,42 @@ def error_codes(body: bytes) -> set[str]:
     return {str(e["code"]) for e in errors if isinstance(e, dict) and "code" in e}
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (RFC 9110 10.2.3); HTTP dates are ignored."""
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (RFC 9110 10.2.3): delay-seconds or an
+    HTTP-date (counted from ``now``, default the current time); None when unreadable."""
     if not value:
         return None
+    text = value.strip()
     try:
-        return max(0.0, float(value.strip()))
+        return max(0.0, float(text))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # RFC 850 / asctime forms carry no zone: they are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def is_transient(error: RegistryError) -> bool:
+    """Whether the same request may succeed a little later: throttling (429), a server
+    failure (500, 502, 503, 504) or no answer at all, except a TLS failure."""
+    if isinstance(error, ConnectionFailed):
+        return not isinstance(error, TlsFailure)
+    return error.status in TRANSIENT_STATUSES
+
+
+def quota_exhausted(value: str | None) -> bool:
+    """Whether a ``RateLimit-Remaining`` header says no request is left in the window.
+
+    Docker Hub sends ``RateLimit-Remaining: 0;w=21600`` (remaining pulls; window in
+    seconds, IETF draft "RateLimit Fields" syntax); a bare ``0`` means the same.
+    """
+    if not value:
+        return False
+    return value.split(";", 1)[0].strip() == "0"
 
 
 def error_for_status(
@@ -165,7 +215,13 @@ def error_for_status(
     op = operation
     summary = describe_error_body(body)
     suffix = f" ({summary})" if summary else ""
-    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, "repository": op.repository}
+    codes = frozenset(error_codes(body))
+    kwargs: dict[str, Any] = {
+        "status": status,
+        "endpoint": endpoint,
+        "repository": op.repository,
+        "codes": codes,
+    }
     subject = op.repository or op.target
     # A token that still lacks the scope after renewal: authenticated, not authorised.
     denied = status == 403 or (status == 401 and insufficient_scope and not anonymous)
@@ -197,7 +253,6 @@ def error_for_status(
             "retried by Airflow",
             **kwargs,
         )
-    codes = error_codes(body)
     if "DIGEST_INVALID" in codes:
         return DigestMismatch(
             f"endpoint {endpoint} rejected {op.target}: content does not match its digest{suffix}",

@@ -1,11 +1,12 @@
-"""HTTP for one registry endpoint: the session, TLS settings, redirects and THE retry policy.
+"""HTTP for one registry endpoint: the session, TLS settings, redirects, and the
+request-level half of the retry policy (:mod:`regrep.registry.retry` explains both layers).
 
-Retries here are deliberately short and narrow: a few attempts with backoff for answers
-that say "try again in a moment" (429 with a short Retry-After, 502, 503, 504) and for
-dropped connections, and only for requests that can be replayed (idempotent methods with a
-body we still hold). Anything longer-lived is left to the outer layer, Airflow's task
-retries (``retries`` / ``retry_delay`` on the rule), so there is exactly one retry policy
-per layer and never retries multiplied inside retries. urllib3's own retries are off.
+A request is retried here only when it can be replayed (an idempotent method whose body we
+still hold): on 429, 500, 502, 503, 504 and on dropped or timed-out connections, with the
+policy's backoff or the server's ``Retry-After``. Never on a 429 whose
+``RateLimit-Remaining`` says the quota is spent (Docker Hub's pull limit refills over
+hours), nor when the server asks for a longer wait than a worker should block: those go to
+Airflow's task retry. urllib3's own retries are off, so there is one policy, not two.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from regrep.registry.errors import ConnectionFailed, parse_retry_after
+from regrep.registry.errors import (
+    TRANSIENT_STATUSES,
+    ConnectionFailed,
+    TlsFailure,
+    parse_retry_after,
+    quota_exhausted,
+)
+from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
 
@@ -58,16 +65,12 @@ class Transport:
         verify: bool = True,
         ca_bundle: str | None = None,
         timeout: float = 60.0,
-        retries: int = 3,
-        backoff: float = 0.5,
-        max_retry_after: float = 30.0,
+        policy: RetryPolicy = DEFAULT_POLICY,
         pool_size: int = 16,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_retry_after = max_retry_after
+        self.policy = policy
         # A CA bundle path replaces the system store; verify=False accepts any certificate.
         # Passed on every request: a session-level value loses to REQUESTS_CA_BUNDLE.
         self.verify: bool | str = ca_bundle if (verify and ca_bundle) else verify
@@ -100,7 +103,8 @@ class Transport:
         registry it was issued for. The last response is returned even when it is an error;
         turning it into a typed error is the caller's job (it knows the repository).
         """
-        replayable = method in _IDEMPOTENT and (data is None or isinstance(data, bytes))
+        replayable = self.replays(method, data)
+        path = urlsplit(url).path  # never the query: upload URLs carry state there
         attempt = 0
         while True:
             try:
@@ -108,37 +112,47 @@ class Transport:
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(url, exc) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if not (replayable and attempt < self.retries):
-                    raise ConnectionFailed(
-                        f"cannot reach endpoint {self.endpoint} ({method} {urlsplit(url).path}): "
-                        f"{_root_cause(exc)}",
+                cause = _root_cause(exc)
+                delay = self.policy.delay(attempt) if replayable else None
+                if delay is None:
+                    failed = ConnectionFailed(
+                        f"cannot reach endpoint {self.endpoint} ({method} {path}): {cause}",
                         endpoint=self.endpoint,
-                    ) from exc
-                delay = self.backoff * 2**attempt
-                log.info("endpoint %s: %s, retrying in %.1f s", self.endpoint, exc, delay)
+                    )
+                    failed.retried = replayable
+                    raise failed from exc
+                what = f"failed ({type(cause).__name__}: {cause})"
             else:
-                if not (
-                    response.status_code in _RETRY_STATUSES
-                    and replayable
-                    and attempt < self.retries
-                ):
+                if response.status_code not in TRANSIENT_STATUSES or not replayable:
                     return response
                 hinted = parse_retry_after(response.headers.get("Retry-After"))
-                delay = hinted if hinted is not None else self.backoff * 2**attempt
-                if delay > self.max_retry_after:
-                    # A long wait belongs to Airflow's retry_delay, not to a blocked worker.
+                if hinted is None and quota_exhausted(response.headers.get("RateLimit-Remaining")):
+                    return response  # the quota refills over hours: Airflow's retry_delay
+                delay = self.policy.delay(attempt, hinted)
+                if delay is None:
                     return response
                 response.close()
-                log.info(
-                    "endpoint %s answered %d to %s %s, retrying in %.1f s",
-                    self.endpoint,
-                    response.status_code,
-                    method,
-                    urlsplit(url).path,
-                    delay,
+                what = f"answered {response.status_code}" + (
+                    f" (Retry-After {hinted:g} s)" if hinted is not None else ""
                 )
             attempt += 1
+            log.warning(
+                "endpoint %s: %s %s %s; retry %d of %d in %.1f s",
+                self.endpoint,
+                method,
+                path,
+                what,
+                attempt,
+                self.policy.retries,
+                delay,
+            )
             time.sleep(delay)
+
+    @staticmethod
+    def replays(method: str, data: Any) -> bool:
+        """Whether a request can be sent again as it was: an idempotent method with no body
+        or a body held in memory (a streamed upload is consumed by the first attempt)."""
+        return method in _IDEMPOTENT and (data is None or isinstance(data, bytes))
 
     def _follow(
         self,
@@ -177,7 +191,7 @@ class Transport:
             endpoint=self.endpoint,
         )
 
-    def _tls_error(self, url: str, exc: BaseException) -> ConnectionFailed:
+    def _tls_error(self, url: str, exc: BaseException) -> TlsFailure:
         cause = _root_cause(exc)
         host = urlsplit(url).netloc
         if "CERTIFICATE" in str(cause).upper():
@@ -192,4 +206,4 @@ class Transport:
                 "Check the URL scheme (http:// vs https://) and the certificate settings "
                 "(verify, ca_bundle)."
             )
-        return ConnectionFailed(message, endpoint=self.endpoint)
+        return TlsFailure(message, endpoint=self.endpoint)

@@ -9,6 +9,9 @@ Header* field and distribution's notification ``headers`` send. The answers:
   for it); 401: the header is missing or wrong. Nothing is recorded, and the secret is never
   logged or echoed.
 - 400: the body is not JSON, or neither format (:mod:`regrep.webhooks.payloads`).
+- 503 with ``Retry-After`` when the metadata database stays busy (SQLite's "database is
+  locked" under a burst) after a few short in-process tries: the events are recorded in one
+  transaction, so nothing was recorded and the sender's redelivery records them once.
 - 200 otherwise, with how many image events were received and recorded. A body without a
   push or delete (a pull, a blob upload) records nothing and is still a success, as is an
   endpoint no event-based rule listens to: distribution retries a failed delivery for ever,
@@ -21,6 +24,7 @@ scheduled on the source's asset.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -35,6 +39,9 @@ from regrep.webhooks.payloads import PayloadError, parse_payload
 log = logging.getLogger(__name__)
 
 SECRET_FIELD = "webhook_secret"
+# Tries of the recording transaction while the database is busy, and the pause between them.
+RECORD_TRIES = 4
+RECORD_PAUSE_SECONDS = 0.25
 
 app = FastAPI(
     title="regrep webhooks",
@@ -56,8 +63,32 @@ async def receive(conn_id: str, request: Request) -> dict[str, int]:
         events = parse_payload(json.loads(await request.body()))
     except (ValueError, PayloadError) as error:  # json's errors are ValueErrors
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unreadable webhook: {error}") from None
-    recorded = await run_in_threadpool(record_events, conn_id, events) if events else 0
+    recorded = await record_with_retries(conn_id, events) if events else 0
     return {"received": len(events), "recorded": recorded}
+
+
+async def record_with_retries(conn_id: str, events: Sequence[ImageEvent]) -> int:
+    """Record the events, trying again briefly while the database is busy, else answer 503."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            return await run_in_threadpool(record_events, conn_id, events)
+        except OperationalError as error:
+            log.warning(
+                "webhook for %s: metadata database busy (try %d of %d): %s",
+                conn_id,
+                attempt,
+                RECORD_TRIES,
+                error.orig,
+            )
+            if attempt < RECORD_TRIES:
+                await asyncio.sleep(RECORD_PAUSE_SECONDS * attempt)
+    raise HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "the metadata database is busy; nothing was recorded, deliver again",
+        headers={"Retry-After": "1"},
+    )
 
 
 def webhook_secret(conn_id: str) -> str:
