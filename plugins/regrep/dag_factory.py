@@ -100,8 +100,9 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
             "retry_delay": timedelta(minutes=rule.retry_delay_minutes),
         },
     ) as dag:
-
-        @task(task_id=PLAN_TASK)
+        # The source's asset is also the plan's inlet, so an event-triggered plan can read
+        # the events Airflow left out of its run (see operators.plan.triggering_events).
+        @task(task_id=PLAN_TASK, inlets=schedule_assets(rule))
         def plan() -> list[dict[str, Any]]:
             from regrep.operators.plan import plan_task
 
@@ -153,8 +154,13 @@ def schedule(rule: Rule) -> str | list[Asset] | None:
     if trigger.type == "scheduled":
         return trigger.cron
     if trigger.type == "event_based":
-        return [source_asset(rule.source)]
+        return schedule_assets(rule)
     return None
+
+
+def schedule_assets(rule: Rule) -> list[Asset]:
+    """The assets an event-based rule runs on: its source's; none for other triggers."""
+    return [source_asset(rule.source)] if rule.trigger.type == "event_based" else []
 
 
 def source_asset(conn_id: str) -> Asset:

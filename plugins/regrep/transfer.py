@@ -18,16 +18,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from regrep.content import DEFAULT_CONCURRENT_BLOBS, ContentCopier, ContentRefused, rate
+from regrep.blobcopy import Transfer, rate
+from regrep.content import ContentCopier, ContentRefused
 from regrep.oci import Manifest, is_digest
 from regrep.platforms import select_platforms
 from regrep.referrer_sync import ReferrerSync, subjects_for
 from regrep.registry import RegistryClient
-from regrep.rules import PlatformFilter
+
+if TYPE_CHECKING:  # the rule models (pydantic, croniter, wcmatch) stay out of copy tasks
+    from regrep.rules import PlatformFilter
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +78,10 @@ def copy_resource(
     override: bool = True,
     mount_from: Sequence[str] = (),
     log: logging.Logger | None = None,
-    max_concurrent_blobs: int = DEFAULT_CONCURRENT_BLOBS,
+    transfer: Transfer | None = None,
     copy_referrers: bool = True,
     platforms: PlatformFilter | None = None,
+    source_tags: Collection[str] | None = None,
 ) -> CopyResult:
     """Copy ``source_repository:reference`` to ``destination_repository:reference``.
 
@@ -85,8 +89,11 @@ def copy_resource(
     blob read); skipped when it has another digest and ``override`` is false, when a
     ``platforms`` filter finds none of its platforms in an index, or when the destination
     refuses legacy content. ``mount_from`` names other destination repositories that may
-    hold the blobs (the caller knows what it replicated before). Registry errors propagate
-    as the typed errors of :mod:`regrep.registry.errors`.
+    hold the blobs (the caller knows what it replicated before); ``transfer`` says how blobs
+    travel (:class:`~regrep.blobcopy.Transfer`). ``source_tags`` is the source repository's
+    tag list when the caller has it: the referrer survey then asks only for referrers tags
+    and cosign tags that exist (without it, the list is read once here). Registry errors
+    propagate as the typed errors of :mod:`regrep.registry.errors`.
     """
     log = log or logger
     started = time.monotonic()
@@ -99,8 +106,9 @@ def copy_resource(
         destination_repository,
         mount_from=mount_from,
         log=log,
-        max_concurrent_blobs=max_concurrent_blobs,
+        transfer=transfer,
     )
+    blobs = copier.blobs
 
     def finish(status: Status, digest: str, message: str, referrers: int = 0) -> CopyResult:
         (log.warning if status == "skipped" else log.info)("%s", message)
@@ -109,10 +117,10 @@ def copy_resource(
             destination=dst_label,
             status=status,
             digest=digest,
-            bytes_copied=copier.bytes_copied,
-            blobs_copied=copier.copied,
-            blobs_mounted=copier.mounted,
-            blobs_existing=copier.existing,
+            bytes_copied=blobs.bytes_copied,
+            blobs_copied=blobs.copied,
+            blobs_mounted=blobs.mounted,
+            blobs_existing=blobs.existing,
             seconds=round(time.monotonic() - started, 3),
             message=message,
             referrers=referrers,
@@ -146,12 +154,14 @@ def copy_resource(
         seconds = time.monotonic() - started
         status = "copied"
         message = (
-            f"copied {src_label} to {dst_label}: {copier.copied} blobs copied, {copier.mounted} "
-            f"mounted, {copier.existing} existing, {copier.bytes_copied} bytes in "
-            f"{seconds:.2f} s ({rate(copier.bytes_copied, seconds)}), pushed {pushed}"
+            f"copied {src_label} to {dst_label}: {blobs.copied} blobs copied, {blobs.mounted} "
+            f"mounted, {blobs.existing} existing, {blobs.bytes_copied} bytes in "
+            f"{seconds:.2f} s ({rate(blobs.bytes_copied, seconds)}), pushed {pushed}"
             + _derivation(original, manifest)
         )
-    referrers = _copy_referrers(copier, original, manifest, override) if copy_referrers else 0
+    referrers = (
+        _copy_referrers(copier, original, manifest, override, source_tags) if copy_referrers else 0
+    )
     if referrers:
         if status == "unchanged":
             message = f"{dst_label} already has {manifest.digest}"
@@ -173,9 +183,17 @@ def _derivation(original: Manifest, manifest: Manifest) -> str:
 
 
 def _copy_referrers(
-    copier: ContentCopier, original: Manifest, manifest: Manifest, override: bool
+    copier: ContentCopier,
+    original: Manifest,
+    manifest: Manifest,
+    override: bool,
+    source_tags: Collection[str] | None,
 ) -> int:
-    """Copy the referrers of ``manifest`` and of every manifest it contains."""
+    """Copy the referrers of ``manifest`` and of every manifest it contains.
+
+    Without a referrers API, each subject would cost a probe for its referrers tag and
+    one per cosign tag; one listing of the source's tags answers them all.
+    """
     subjects = subjects_for(original.digest, manifest, copier.fetch)
     if manifest.digest not in subjects:
         copier.log.info(
@@ -192,4 +210,6 @@ def _copy_referrers(
         override=override,
         log=copier.log,
     )
-    return sync.apply(sync.survey(subjects), copier)
+    if source_tags is None:
+        source_tags = set(copier.source.list_tags(copier.src_repo))
+    return sync.apply(sync.survey(subjects, source_tags=source_tags), copier)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from airflow.sdk import Context, conf
+from airflow.sdk import Asset, Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
-from regrep.events import EventError, ImageEvent
+from regrep.events import EventError, ImageEvent, asset_name, asset_uri
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY
 from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
 from regrep.operators.clients import rule_clients
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 MOUNT_CANDIDATES = 2
 """Destination repositories offered to each copy for cross-repository blob mounts. A mount
 of a blob the repository lacks costs two requests, so only the likeliest few are offered."""
+
+
+LOGGED_RESOURCES = 200
+"""Resources to copy the plan's log names one by one; a log of thousands helps nobody."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ def triggering_events(rule: Rule, context: Context) -> list[ImageEvent] | None:
     ]
     if not extras:
         return None
+    extras += stranded_extras(rule, context)
     found: list[ImageEvent] = []
     for extra in extras:
         try:
@@ -84,6 +89,24 @@ def triggering_events(rule: Rule, context: Context) -> list[ImageEvent] | None:
         ", ".join(f"{event.action} {event.label}" for event in found) or "none usable",
     )
     return found
+
+
+def stranded_extras(rule: Rule, context: Context) -> list[dict[str, Any]]:
+    """Events on the source's asset recorded after this run's trigger time.
+
+    Airflow gives an asset-triggered run the events up to the time its queue entry was
+    first made; events recorded while that entry waited (a burst of webhooks) are left to
+    the next run, which only comes with yet another event. Reading them here (the plan's
+    inlet is the source's asset) replicates them now; should a later run name them again,
+    planning finds them unchanged at the destination and copies nothing twice.
+    """
+    asset = Asset(name=asset_name(rule.source), uri=asset_uri(rule.source))
+    run_after = context["dag_run"].run_after
+    events = context["inlet_events"][asset].after(run_after.isoformat())
+    late = [dict(event.extra) for event in events if event.extra]
+    if late:
+        log.info("also planning %d event(s) recorded after this run was triggered", len(late))
+    return late
 
 
 def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
@@ -117,7 +140,9 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
         len(result.unchanged),
         len(scope.deletions),
     )
-    for resource in result.resources:
+    if len(copies) < len(result.resources):
+        log.info("%d copy task instances, each copying a batch of resources", len(copies))
+    for resource in result.resources[:LOGGED_RESOURCES]:
         log.info(
             "to copy: %s -> %s:%s (%s)",
             resource.label,
@@ -125,6 +150,8 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
             resource.tag,
             resource.digest,
         )
+    if len(result.resources) > LOGGED_RESOURCES:
+        log.info("... and %d more to copy", len(result.resources) - LOGGED_RESOURCES)
     for deletion in scope.deletions:
         log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
     return PlannedRun(

@@ -63,9 +63,11 @@ def test_repositories_and_tags_come_from_the_api_found_through_the_token_realm(
     api = gitlab.gitlab.calls("GET", r"/api/v4/.*")
     assert all(c.headers["Authorization"] == f"Bearer {TOKEN}" for c in api)
     assert gitlab.gitlab.calls("GET", r"/api/v4/projects/7/registry/repositories/\d+/tags")
-    # The app project's three tags came in two pages.
+    # The app project's three tags came in two pages, each time they were listed (by the
+    # plan, and by each copy for its referrer survey).
     pages = gitlab.gitlab.calls("GET", r"/api/v4/projects/7/registry/repositories/1/tags")
-    assert [c.query.get("page", ["1"])[0] for c in pages] == ["1", "2"]
+    numbers = [c.query.get("page", ["1"])[0] for c in pages]
+    assert numbers and numbers == ["1", "2"] * (len(numbers) // 2)
     assert_masked(TOKEN)
 
 

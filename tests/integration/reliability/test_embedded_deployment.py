@@ -283,6 +283,10 @@ def test_a_burst_of_events_is_recorded_once_each_and_replicated_once(site: Site)
     copies: Counter[str] = Counter()
     for run_id in runs:
         for ti in site.deployment.task_instances(site.dag_id, run_id):
+            if ti["task_id"] == "copy" and ti["map_index"] < 0:
+                # A run whose events were all replicated by an earlier run maps no copy.
+                assert ti["state"] == "skipped", ti
+                continue
             # SQLite at the demo's concurrency: no result lost to "database is locked".
             assert ti["state"] == "success", ti
             if ti["task_id"] == "copy" and ti["map_index"] >= 0:
@@ -306,6 +310,8 @@ def test_the_rest_api_shows_no_secret(site: Site) -> None:
     ]
     for run_id in settled(site) or []:
         for ti in site.deployment.task_instances(dag_id, run_id):
+            if ti["state"] == "skipped":  # an empty copy map: no log, no result
+                continue
             served.append(
                 site.deployment.task_log(
                     dag_id, run_id, ti["task_id"], ti["map_index"], ti["try_number"]

@@ -1,0 +1,239 @@
+"""Make blobs exist in one destination repository, the cheapest way available.
+
+Per blob, in order of cost:
+
+1. **existing**: the destination repository has it (the ledger knows, or one HEAD);
+2. **mounted**: another repository of the destination registry holds it, so one POST
+   links it (end-11): the source repository when both ends are one registry, a
+   repository this process has put it into (:class:`~regrep.ledger.BlobLedger`, waiting
+   for an upload of it in progress), or one of the ``mount_from`` repositories the
+   caller expects to hold it. Only the last of those is asked blindly: the others get a
+   HEAD first, since a missed mount leaves an upload session to cancel, while the last
+   one's session simply carries the upload;
+3. **copied**: one streamed GET at the source into one upload at the destination,
+   verified by digest on the way, paced by the task's bandwidth, as one PUT or in
+   resumable chunks (:meth:`RegistryClient.send_blob`). An interrupted stream restarts
+   the blob in a new session (:func:`~regrep.registry.retry.restart_interrupted`).
+
+A few blobs travel at once; the first failure cancels those not yet started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from regrep.bandwidth import Bandwidth
+from regrep.ledger import BlobLedger
+from regrep.oci import Descriptor
+from regrep.registry import RegistryClient
+from regrep.registry.retry import restart_interrupted
+from regrep.registry.upload import BlobUpload
+from regrep.tuning import DEFAULT_CONCURRENT_BLOBS
+
+if TYPE_CHECKING:  # the rule models (pydantic) stay out of copy tasks' imports
+    from regrep.rules import Rule
+
+MIB = 1 << 20
+
+Outcome = Literal["existing", "mounted", "copied"]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """How a copy task moves blobs: the rule's settings and what its copies share.
+
+    ``max_concurrent_blobs`` blobs of a manifest travel at once. ``chunk_size`` (bytes)
+    sends each blob as PATCHes of that size, resumable when one is interrupted, instead of
+    one streamed PUT; each chunk in flight is held in memory. ``bandwidth`` caps the bytes
+    per second of the whole task, and the ``ledger`` lets its copies share their uploads.
+    """
+
+    max_concurrent_blobs: int = DEFAULT_CONCURRENT_BLOBS
+    chunk_size: int | None = None
+    bandwidth: Bandwidth | None = None
+    ledger: BlobLedger = field(default_factory=BlobLedger)
+
+    @classmethod
+    def of(cls, rule: Rule) -> Transfer:
+        """The transfer settings of ``rule``, for one copy task."""
+        kbps = rule.speed_limit_kbps
+        return cls(
+            max_concurrent_blobs=rule.max_concurrent_blobs,
+            chunk_size=rule.chunk_size,
+            bandwidth=Bandwidth.from_kbps(kbps) if kbps is not None else None,
+        )
+
+
+def human_size(num_bytes: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``; a negative size is unknown (schema1 layers)."""
+    if num_bytes < 0:
+        return "unknown size"
+    if num_bytes < 1024:
+        return f"{num_bytes} B"
+    if num_bytes < MIB:
+        return f"{num_bytes / 1024:.1f} KiB"
+    return f"{num_bytes / MIB:.1f} MiB"
+
+
+def rate(num_bytes: int, seconds: float) -> str:
+    """Throughput for the task log."""
+    return f"{num_bytes / MIB / max(seconds, 1e-6):.1f} MiB/s"
+
+
+class BlobCopier:
+    """Copies blobs into one destination repository; thread-safe tallies.
+
+    ``mount_from`` names other destination repositories that may hold the blobs, likeliest
+    first (the caller knows what it replicated before).
+    """
+
+    def __init__(
+        self,
+        source: RegistryClient,
+        destination: RegistryClient,
+        source_repository: str,
+        destination_repository: str,
+        *,
+        mount_from: Sequence[str],
+        transfer: Transfer,
+        log: logging.Logger,
+    ) -> None:
+        self.source, self.destination = source, destination
+        self.src_repo, self.dst_repo = source_repository, destination_repository
+        self.transfer, self.log = transfer, log
+        # A mount only works inside one registry; same host is our test for that.
+        same_registry = source.host.lower() == destination.host.lower()
+        self.source_mount = (
+            source_repository
+            if same_registry and source_repository != destination_repository
+            else None
+        )
+        excluded = {destination_repository, self.source_mount}
+        self.mount_from = tuple(dict.fromkeys(r for r in mount_from if r not in excluded))
+        self.lock = threading.Lock()
+        self.bytes_copied = self.copied = self.mounted = self.existing = 0
+
+    def copy_all(self, blobs: Sequence[Descriptor]) -> None:
+        """Copy ``blobs`` a few at a time; the first failure cancels what has not started."""
+        workers = max(1, self.transfer.max_concurrent_blobs)
+        with ThreadPoolExecutor(workers, thread_name_prefix="regrep-blob") as pool:
+            futures = [pool.submit(self.copy, blob) for blob in blobs]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()
+            for future in futures:
+                error = None if future.cancelled() else future.exception()
+                if error is not None:
+                    raise error
+
+    def copy(self, blob: Descriptor) -> None:
+        """Make one blob exist in the destination repository."""
+        started = time.monotonic()
+        outcome: tuple[Outcome, int, str | None] = ("existing", 0, None)
+        ledger = self.transfer.ledger
+        holder = ledger.holder(blob.digest)
+        if holder is None and self.destination.blob_size(self.dst_repo, blob.digest) is not None:
+            holder = self.dst_repo
+        if holder is None:
+            holder = ledger.acquire(blob.digest)
+            if holder is None:  # this copy uploads it; others of the process wait for it
+                try:
+                    outcome = self._place(blob, self._mount_source(blob.digest))
+                except BaseException:
+                    ledger.release(blob.digest, None)
+                    raise
+                ledger.release(blob.digest, self.dst_repo)
+                self._tally(outcome, blob, started)
+                return
+        if holder != self.dst_repo:
+            outcome = self._place(blob, holder)
+        ledger.note(blob.digest, self.dst_repo)
+        self._tally(outcome, blob, started)
+
+    def _mount_source(self, digest: str) -> str | None:
+        """The repository to ask for a mount of ``digest``, None if there is none."""
+        if self.source_mount is not None:
+            return self.source_mount  # it holds the blob: we are copying it from there
+        for repository in self.mount_from[:-1]:
+            if self.destination.blob_size(repository, digest) is not None:
+                return repository
+        return self.mount_from[-1] if self.mount_from else None
+
+    def _place(self, blob: Descriptor, mount_from: str | None) -> tuple[Outcome, int, str | None]:
+        """Mount ``blob`` from ``mount_from``, or else upload it: (outcome, bytes, from)."""
+        if mount_from is None:
+            upload = self.destination.start_upload(self.dst_repo, blob.digest)
+        else:
+            mounted = self.destination.try_mount(self.dst_repo, blob.digest, mount_from)
+            if mounted is None:
+                return "mounted", 0, mount_from
+            upload = mounted
+        sessions = [upload]
+
+        def attempt() -> int:
+            session = (
+                sessions.pop()
+                if sessions
+                else self.destination.start_upload(self.dst_repo, blob.digest)
+            )
+            return self._stream(blob, session)
+
+        # A broken stream cannot be replayed request by request: the blob restarts whole.
+        copied = restart_interrupted(attempt, what=f"copy of blob {blob.digest}", log=self.log)
+        return "copied", copied, None
+
+    def _stream(self, blob: Descriptor, upload: BlobUpload) -> int:
+        """GET the blob at the source straight into ``upload``; the bytes sent."""
+        with self.source.open_blob(self.src_repo, blob.digest) as stream:
+            size = stream.size if stream.size is not None else blob.size
+            bandwidth = self.transfer.bandwidth
+            self.destination.send_blob(
+                upload,
+                stream if bandwidth is None else bandwidth.throttle(stream),
+                size=size if size >= 0 else None,
+                chunk_size=self.transfer.chunk_size,
+            )
+            return stream.bytes_read
+
+    def _tally(
+        self, outcome: tuple[Outcome, int, str | None], blob: Descriptor, started: float
+    ) -> None:
+        kind, copied, mounted_from = outcome
+        seconds = time.monotonic() - started
+        with self.lock:
+            if kind == "existing":
+                self.existing += 1
+            elif kind == "mounted":
+                self.mounted += 1
+            else:
+                self.copied += 1
+                self.bytes_copied += copied
+        if kind == "existing":
+            self.log.info(
+                "existing blob %s (%s) at destination, checked in %.2f s",
+                blob.digest,
+                human_size(blob.size),
+                seconds,
+            )
+        elif kind == "mounted":
+            self.log.info(
+                "mounted blob %s (%s) from %s in %.2f s, no bytes transferred",
+                blob.digest,
+                human_size(blob.size),
+                mounted_from,
+                seconds,
+            )
+        else:
+            self.log.info(
+                "copied blob %s (%s) in %.2f s, %s",
+                blob.digest,
+                human_size(copied),
+                seconds,
+                rate(copied, seconds),
+            )

@@ -1,0 +1,81 @@
+"""How a run's resources fan out over the instances of the mapped ``copy`` task.
+
+One task instance per resource is regrep's promise: each ``repo:tag`` has its own retries,
+log and state. It holds up to :data:`MAX_COPY_TASKS` resources. Beyond that, one task per
+resource stops paying: every instance costs a process start and a parse of the DAG file
+(about a second here), Airflow refuses to map more than ``[core] max_map_length`` (1,024)
+instances, and the UI's grid slows down with thousands. So a larger plan is cut into at
+most :data:`MAX_COPY_TASKS` batches (fewer if ``max_map_length`` is set lower) of
+consecutive resources (plan order keeps a repository's tags together), each instance
+copying its batch in one process, labelled ``repo:tag (+N more)``: a rule matching 5,000
+tags runs as 250 instances of 20.
+
+A copy instance's keyword arguments are one resource's entry (``resource``, a
+:meth:`~regrep.planning.Resource.to_dict`; ``mount_from``; ``seeded``, where the blobs
+it shares with other resources were put, see :mod:`regrep.seeding`) plus ``more``, the
+entries of the rest of its batch (empty when it has one resource).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from regrep.blobcopy import Transfer
+from regrep.registry import RegistryClient
+from regrep.seeding import seed_shared_blobs
+
+if TYPE_CHECKING:
+    from regrep.planning import Plan
+    from regrep.rules import Rule
+
+MAX_COPY_TASKS = 256
+"""Copy task instances of one run, at most; more resources are batched."""
+
+
+def copy_entries(
+    plan: Plan,
+    mount_from: Sequence[list[str]],
+    seeded: Sequence[dict[str, str]],
+    max_tasks: int = MAX_COPY_TASKS,
+) -> list[dict[str, Any]]:
+    """The keyword arguments of each copy task instance: at most ``max_tasks``."""
+    entries = [
+        {"resource": resource.to_dict(), "mount_from": candidates, "seeded": shared}
+        for resource, candidates, shared in zip(plan.resources, mount_from, seeded, strict=True)
+    ]
+    size = -(-len(entries) // max(1, max_tasks))  # ceiling: 1 up to max_tasks resources
+    return [
+        {**entries[start], "more": entries[start + 1 : start + size]}
+        for start in range(0, len(entries), size or 1)
+    ]
+
+
+def seed(
+    rule: Rule,
+    plan: Plan,
+    source: RegistryClient,
+    destination: RegistryClient,
+    mount_from: Sequence[str],
+    log: logging.Logger,
+    max_tasks: int = MAX_COPY_TASKS,
+) -> list[dict[str, str]]:
+    """Copy the large blobs the plan's resources share, once (:mod:`regrep.seeding`).
+
+    Only for a run of one instance per resource: a batch shares its uploads in its own
+    process, and reading thousands of manifests ahead would slow planning down more than
+    it saves. ``mount_from`` names destination repositories that may hold them already.
+    """
+    resources = plan.resources
+    if not 1 < len(resources) <= max_tasks:
+        return [{} for _ in resources]
+    return seed_shared_blobs(
+        source,
+        destination,
+        resources,
+        transfer=Transfer.of(rule),
+        log=log,
+        mount_from=mount_from,
+        platforms=rule.filters.platforms,
+    )
