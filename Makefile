@@ -43,6 +43,9 @@ typecheck:
 pytest:
 	$(VENV)/bin/pytest
 
-## Benchmarks against skopeo (not part of the tests).
+## Benchmarks against skopeo, each printing ratios measured in the same run (not tests).
 bench: env
 	$(PY) bench/bench_copy.py
+	$(PY) bench/bench_end_to_end.py
+	$(PY) bench/bench_scale.py
+	$(PY) bench/bench_speed_limit.py
