@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -52,7 +53,7 @@ class EnsuredOnce:
             self._done.add(name)
 
 
-class KeyPairClient(RegistryClient):
+class KeyPairClient(RegistryClient, ABC):
     """A registry client whose login comes from its vendor's API at ``api_url``, every call
     signed with the key pair by :meth:`_sign`; :meth:`_temporary_login` gets the login.
 
@@ -93,18 +94,18 @@ class KeyPairClient(RegistryClient):
             ),
         )
 
+    @abstractmethod
     def _temporary_login(self) -> Credentials:
         """Ask the API for a registry login (see :func:`temporary_login`)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _sign(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Mapping[str, str]:
         """The headers that sign one API request with the key pair."""
-        raise NotImplementedError
 
 
-class KeyPairHook(RegistryHook):
+class KeyPairHook(RegistryHook, ABC):
     """A provider whose connection holds a key pair and whose Registry URL names the region.
 
     ``needs`` says what is missing when the pair is; the region is the ``region`` extra,
@@ -119,8 +120,9 @@ class KeyPairHook(RegistryHook):
     expected_url: ClassVar[str]
     region_name: ClassVar[str] = "region"
 
+    @abstractmethod
     def default_api_url(self, region: str) -> str:
-        raise NotImplementedError
+        """The vendor API's URL in ``region``, unless the connection names another."""
 
     def client_options(self, host: re.Match[str] | None) -> dict[str, Any]:
         """Options of the client read from the Registry URL's host (ECR's account)."""
