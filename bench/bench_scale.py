@@ -51,12 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tags", type=int, default=5000)
     parser.add_argument("--repositories", type=int, default=100)
     parser.add_argument("--no-airflow", action="store_true", help="skip the deployment run")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep its logs")
     args = parser.parse_args(argv)
 
     print_machine()
     failures = 0
     with tempfile.TemporaryDirectory(prefix="regrep-scale-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.keep or Path(tmp)
         source = start_registry(workdir, name="source")
         started = time.monotonic()
         expected = push_tags(source, args.tags, args.repositories)

@@ -119,11 +119,14 @@ class BlobCopier:
         self.lock = threading.Lock()
         self.bytes_copied = self.copied = self.mounted = self.existing = 0
 
-    def copy_all(self, blobs: Sequence[Descriptor]) -> None:
-        """Copy ``blobs`` a few at a time; the first failure cancels what has not started."""
+    def copy_all(self, blobs: Sequence[Descriptor], *, anew: bool = False) -> None:
+        """Copy ``blobs`` a few at a time; the first failure cancels what has not started.
+
+        ``anew``: the destination repository has lost them, whatever the ledger says.
+        """
         workers = max(1, self.transfer.max_concurrent_blobs)
         with ThreadPoolExecutor(workers, thread_name_prefix="regrep-blob") as pool:
-            futures = [pool.submit(self.copy, blob) for blob in blobs]
+            futures = [pool.submit(self.copy, blob, anew=anew) for blob in blobs]
             wait(futures, return_when=FIRST_EXCEPTION)
             for future in futures:
                 future.cancel()
@@ -132,29 +135,32 @@ class BlobCopier:
                 if error is not None:
                     raise error
 
-    def copy(self, blob: Descriptor) -> None:
+    def copy(self, blob: Descriptor, *, anew: bool = False) -> None:
         """Make one blob exist in the destination repository."""
         started = time.monotonic()
-        outcome: tuple[Outcome, int, str | None] = ("existing", 0, None)
-        ledger = self.transfer.ledger
-        holder = ledger.holder(blob.digest)
-        if holder is None and self.destination.blob_size(self.dst_repo, blob.digest) is not None:
+        placed = self._place(blob, self._mount_source(blob.digest)) if anew else self._ensure(blob)
+        self._tally(placed, blob, started)
+
+    def _ensure(self, blob: Descriptor) -> tuple[Outcome, int, str | None]:
+        """Already there; else mounted from where this process put it; else placed by us,
+        while other copies of the process that want it wait (:class:`BlobLedger`)."""
+        digest, ledger = blob.digest, self.transfer.ledger
+        holder = ledger.holder(digest)
+        if holder is None and self.destination.blob_size(self.dst_repo, digest) is not None:
             holder = self.dst_repo
         if holder is None:
-            holder = ledger.acquire(blob.digest)
-            if holder is None:  # this copy uploads it; others of the process wait for it
-                try:
-                    outcome = self._place(blob, self._mount_source(blob.digest))
-                except BaseException:
-                    ledger.release(blob.digest, None)
-                    raise
-                ledger.release(blob.digest, self.dst_repo)
-                self._tally(outcome, blob, started)
-                return
-        if holder != self.dst_repo:
-            outcome = self._place(blob, holder)
-        ledger.note(blob.digest, self.dst_repo)
-        self._tally(outcome, blob, started)
+            holder = ledger.acquire(digest)
+        if holder is None:  # ours to upload
+            try:
+                outcome = self._place(blob, self._mount_source(digest))
+            except BaseException:
+                ledger.release(digest, None)
+                raise
+            ledger.release(digest, self.dst_repo)
+            return outcome
+        placed = ("existing", 0, None) if holder == self.dst_repo else self._place(blob, holder)
+        ledger.note(digest, self.dst_repo)
+        return placed
 
     def _mount_source(self, digest: str) -> str | None:
         """The repository to ask for a mount of ``digest``, None if there is none."""

@@ -15,6 +15,7 @@ one result.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from regrep.blobcopy import BlobCopier, Transfer, human_size
@@ -22,6 +23,8 @@ from regrep.oci import MANIFEST_SIZE_GUARANTEED, SCHEMA1_TYPES, Descriptor, Mani
 from regrep.registry import RegistryClient
 from regrep.registry.errors import ManifestInvalid, RegistryError
 
+_BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
+_RELINK_PAUSE = 0.2  # seconds: distribution's link rewrite takes well under a millisecond
 # Statuses that mean something else than "this content is refused" (auth, absent, throttled).
 _NOT_A_REFUSAL = frozenset({401, 403, 404, 429, 502, 503, 504})
 
@@ -100,6 +103,34 @@ class ContentCopier:
         return self._put(manifest, reference)
 
     def _put(self, manifest: Manifest, reference: str) -> str:
+        """Push ``manifest``; once more if the registry lost track of a blob just placed.
+
+        distribution rewrites a repository's link to a blob in place (truncate, then write)
+        whenever a copy uploads or mounts the blob there, so a manifest it checks meanwhile
+        for a concurrent copy into the same repository can find the link empty and answer
+        MANIFEST_BLOB_UNKNOWN. The blobs are then looked up afresh (and copied again if really
+        missing) and the push retried once.
+        """
+        try:
+            return self._put_once(manifest, reference)
+        except RegistryError as exc:
+            if _BLOB_UNKNOWN not in exc.codes:
+                raise
+            self.log.warning(
+                "%s: a blob of %s was unknown right after it was placed (a concurrent copy "
+                "into the repository?); checking the blobs again and retrying once",
+                exc,
+                manifest.digest,
+            )
+            time.sleep(_RELINK_PAUSE)
+            blobs = self.blobs_of([manifest])
+            missing = [
+                b for b in blobs if self.destination.blob_size(self.dst_repo, b.digest) is None
+            ]
+            self.blobs.copy_all(missing, anew=True)
+            return self._put_once(manifest, reference)
+
+    def _put_once(self, manifest: Manifest, reference: str) -> str:
         try:
             return self.destination.put_manifest(self.dst_repo, reference, manifest)
         except RegistryError as exc:

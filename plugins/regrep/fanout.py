@@ -4,11 +4,12 @@ One task instance per resource is regrep's promise: each ``repo:tag`` has its ow
 log and state. It holds up to :data:`MAX_COPY_TASKS` resources. Beyond that, one task per
 resource stops paying: every instance costs a process start and a parse of the DAG file
 (about a second here), Airflow refuses to map more than ``[core] max_map_length`` (1,024)
-instances, and the UI's grid slows down with thousands. So a larger plan is cut into at
-most :data:`MAX_COPY_TASKS` batches (fewer if ``max_map_length`` is set lower) of
-consecutive resources (plan order keeps a repository's tags together), each instance
-copying its batch in one process, labelled ``repo:tag (+N more)``: a rule matching 5,000
-tags runs as 250 instances of 20.
+instances, and the UI's grid slows down with thousands. So a larger plan is cut into
+batches of consecutive resources (plan order keeps a repository's tags together) of at
+least :data:`MIN_BATCH`, and into at most :data:`MAX_COPY_TASKS` (fewer if
+``max_map_length`` is set lower), each instance copying its batch in one process, labelled
+``repo:tag (+N more)``: a rule matching 1,000 tags runs as 50 instances of 20, one matching
+10,000 as 250 of 40.
 
 A copy instance's keyword arguments are one resource's entry (``resource``, a
 :meth:`~regrep.planning.Resource.to_dict`; ``mount_from``; ``seeded``, where the blobs
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 MAX_COPY_TASKS = 256
 """Copy task instances of one run, at most; more resources are batched."""
+MIN_BATCH = 20
+"""Resources of a batch, at least: a task instance costs about a second of Airflow's time,
+a small image's copy a fraction of one, so a batch of 20 spends most of its time copying."""
 
 
 def copy_entries(
@@ -45,10 +49,12 @@ def copy_entries(
         {"resource": resource.to_dict(), "mount_from": candidates, "seeded": shared}
         for resource, candidates, shared in zip(plan.resources, mount_from, seeded, strict=True)
     ]
-    size = -(-len(entries) // max(1, max_tasks))  # ceiling: 1 up to max_tasks resources
+    size = 1
+    if len(entries) > max_tasks:
+        size = max(MIN_BATCH, -(-len(entries) // max(1, max_tasks)))  # ceiling division
     return [
         {**entries[start], "more": entries[start + 1 : start + size]}
-        for start in range(0, len(entries), size or 1)
+        for start in range(0, len(entries), size)
     ]
 
 

@@ -20,7 +20,7 @@ from regrep.planning import Resource
 from regrep.registry import RegistryClient
 from regrep.seeding import seed_shared_blobs
 from regrep.transfer import copy_resource
-from tests.support.blobs import blob_digest, generated
+from tests.support.blobs import blob_digest, generated, make_blob
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.upload_cutter import UploadCutter, upload_cutter
@@ -192,3 +192,27 @@ def test_shared_blobs_are_seeded_once_and_mounted_by_every_copy(
     assert len(cutter.requests("PUT", "/blobs/uploads/")) == 1 + 2 * len(images)
     # Told where the base is, the copies did not look for it: the seeding's HEAD was the one.
     assert len(cutter.requests("HEAD", f"/blobs/{base_digest}")) == 1
+
+
+def test_a_blob_lost_after_it_was_placed_is_copied_again(
+    registry_pair: RegistryPair, caplog: pytest.LogCaptureFixture
+) -> None:
+    src, dst = registry_pair
+    base = make_blob(4096, seed="lost-base")
+    first = push_image(src, "app", "1", layer_sizes=(1024,), base_layers=(base,))
+    second = push_image(src, "app", "2", layer_sizes=(2048,), base_layers=(base,))
+    source, destination = _client(src, "src"), _client(dst, "dst")
+    transfer = Transfer()  # one task: its ledger remembers where the base went
+    copy_resource(source, destination, "app", "1", "app", transfer=transfer)
+    # As when a concurrent copy into the repository rewrites the blob's link: distribution
+    # no longer finds the base in "app", while the ledger still says it is there.
+    hex_digest = blob_digest(base).split(":")[1]
+    (
+        dst.data_dir / "docker/registry/v2/repositories/app/_layers/sha256" / hex_digest / "link"
+    ).unlink()
+
+    result = copy_resource(source, destination, "app", "2", "app", transfer=transfer)
+    assert manifest_digest(dst, "app", "2") == second.digest
+    assert manifest_digest(dst, "app", "1") == first.digest
+    assert result.blobs_copied == 3  # config, top layer, and the base again
+    assert any("retrying once" in r.getMessage() for r in caplog.records)
