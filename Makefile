@@ -47,5 +47,6 @@ pytest:
 bench: env
 	$(PY) bench/bench_copy.py
 	$(PY) bench/bench_end_to_end.py
+	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_speed_limit.py

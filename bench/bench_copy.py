@@ -18,7 +18,7 @@ tool, in an order rotated per repetition:
 
 Both produce the same destination names (skopeo appends the source repository's last path
 component to ``<dst>/bench``). Each process is timed from start to exit, its peak RSS and
-CPU time come from ``os.wait4``, and the destination's access log counts the requests, blob
+CPU time are its own (``common.timed``), and the destination's access log counts the requests, blob
 uploads and cross-repository mounts it needed. Every destination manifest digest is checked
 against the source's: the exit code is 1 if one differs, never for a missed target.
 
@@ -31,43 +31,33 @@ import argparse
 import json
 import os
 import pstats
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from common import (
+    MIB,
+    TAG,
+    Command,
+    Tool,
+    print_machine,
+    runner_command,
+    skopeo_sync_command,
+    timed,
+    write_skopeo_source,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # so that tests.support imports when run as a script
+from tests.support.images import GeneratedBlob, PushedImage, manifest_digest, push_image
+from tests.support.registries import RunningRegistry, start_registry
 
-from tests.support.images import GeneratedBlob, PushedImage, manifest_digest, push_image  # noqa: E402
-from tests.support.registries import RunningRegistry, start_registry  # noqa: E402
-
-MIB = 1 << 20
 PREFIX = "bench"
-TAG = "1.0"
-RUNNER = Path(__file__).with_name("regrep_runner.py")
 TARGET_RATIO = 0.8
 TARGET_MEMORY_MIB = 100
 DEFAULT_LAYERS = "256,256,128,16,1"
-
-Command = Callable[[RunningRegistry, RunningRegistry, Path], list[str]]
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A way to copy everything from the source to an empty destination: one process."""
-
-    name: str
-    command: Command
-    is_regrep: bool
 
 
 @dataclass(frozen=True)
@@ -136,22 +126,14 @@ def skopeo_command(
     source: RunningRegistry, destination: RunningRegistry, workdir: Path
 ) -> list[str]:
     """``skopeo sync`` of every source repository; the YAML source sets no TLS for it."""
-    return [
-        *("skopeo", "sync", "--src", "yaml", "--dest", "docker"),
-        *("--dest-tls-verify=false", "--preserve-digests"),
-        str(workdir / "skopeo-source.yaml"),
-        f"{destination.host}/{PREFIX}",
-    ]
+    return skopeo_sync_command(workdir, destination, PREFIX)
 
 
 def regrep_command(workers: int, *extra: str) -> Command:
     """The runner copying every ``bench/`` repository, ``workers`` images at once."""
 
     def command(source: RunningRegistry, destination: RunningRegistry, workdir: Path) -> list[str]:
-        return [
-            *(sys.executable, str(RUNNER), source.url, destination.url),
-            *("--prefix", f"{PREFIX}/", "--workers", str(workers), *extra),
-        ]
+        return runner_command(source, destination, PREFIX, "--workers", str(workers), *extra)
 
     return command
 
@@ -195,15 +177,6 @@ def content_bytes(images: Sequence[PushedImage]) -> int:
     return sum(blobs.values()) + sum(len(image.manifest_bytes) for image in images)
 
 
-def write_skopeo_source(
-    workdir: Path, source: RunningRegistry, images: Sequence[PushedImage]
-) -> None:
-    """skopeo's ``--src yaml`` list: every repository, all its tags (an empty list)."""
-    repositories: dict[str, list[str]] = {image.repository: [] for image in images}
-    config = {source.host: {"tls-verify": False, "images": repositories}}
-    (workdir / "skopeo-source.yaml").write_text(yaml.safe_dump(config))
-
-
 def copy_once(
     tool: Tool, source: RunningRegistry, images: Sequence[PushedImage], workdir: Path, label: str
 ) -> tuple[Run, list[str]]:
@@ -213,7 +186,7 @@ def copy_once(
     try:
         output = workdir / f"{name}.out"
         before = process_cpu_seconds(source)
-        seconds, usage = timed(tool.command(source, destination, workdir), output)
+        measured = timed(tool.command(source, destination, workdir), output)
         source_cpu = process_cpu_seconds(source) - before
         destination_cpu = process_cpu_seconds(destination)
         log = destination.access_log()
@@ -228,10 +201,10 @@ def copy_once(
         shutil.rmtree(destination.data_dir, ignore_errors=True)
     inner = json.loads(output.read_text().splitlines()[-1])["seconds"] if tool.is_regrep else None
     run = Run(
-        seconds=seconds,
+        seconds=measured.seconds,
         inner_seconds=inner,
-        peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mib=measured.peak_rss_mib,
+        cpu_seconds=measured.cpu_seconds,
         source_cpu_seconds=source_cpu,
         destination_cpu_seconds=destination_cpu,
         requests=len(log),
@@ -241,42 +214,11 @@ def copy_once(
     return run, wrong
 
 
-def timed(command: list[str], output: Path) -> tuple[float, resource.struct_rusage]:
-    """Run ``command`` (stdout to ``output``); its wall seconds and its own rusage."""
-    with output.open("wb") as out, output.with_suffix(".err").open("wb") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        tail = output.with_suffix(".err").read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
-    return seconds, usage
-
-
 def process_cpu_seconds(registry: RunningRegistry) -> float:
     """User + system CPU time the registry's process has used so far (proc(5) stat)."""
     stat = Path(f"/proc/{registry.process.pid}/stat").read_text()
     fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 is fields[0]
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def print_machine() -> None:
-    """What the figures depend on: CPUs, load (the machine may be shared), tool versions."""
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
-    skopeo = subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"machine: {len(os.sched_getaffinity(0))} CPUs ({model}), load average {load}")
-    print(f"tools: {skopeo.strip()}, Python {sys.version.split()[0]}")
 
 
 def print_report(runs: dict[Tool, list[Run]], total: int) -> None:

@@ -38,17 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bench_copy import (
-    DEFAULT_LAYERS,
-    PREFIX,
-    TAG,
-    describe_content,
-    layer_sizes,
-    print_machine,
-    push_images,
-    timed,
-    write_skopeo_source,
-)
+from bench_copy import DEFAULT_LAYERS, PREFIX, describe_content, layer_sizes, push_images
+from common import TAG, print_machine, skopeo_sync_command, timed, write_skopeo_source
 
 from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.images import PushedImage, manifest_digest, push_image
@@ -297,20 +288,13 @@ def skopeo_sync(
     """``skopeo sync`` into a fresh registry: its seconds and any digest mismatch."""
     destination = start_registry(workdir, name=name)
     try:
-        seconds, _ = timed(skopeo_command(workdir, destination), workdir / f"{name}.out")
+        seconds = timed(
+            skopeo_sync_command(workdir, destination, PREFIX), workdir / f"{name}.out"
+        ).seconds
         return seconds, mismatches(name, destination, images)
     finally:
         destination.stop()
         shutil.rmtree(destination.data_dir, ignore_errors=True)
-
-
-def skopeo_command(workdir: Path, destination: RunningRegistry) -> list[str]:
-    return [
-        *("skopeo", "sync", "--src", "yaml", "--dest", "docker"),
-        *("--dest-tls-verify=false", "--preserve-digests"),
-        str(workdir / "skopeo-source.yaml"),
-        f"{destination.host}/{PREFIX}",
-    ]
 
 
 def mismatches(what: str, destination: RunningRegistry, images: Sequence[PushedImage]) -> list[str]:
@@ -332,10 +316,10 @@ def rerun_skopeo(workdir: Path, source: RunningRegistry, images: Sequence[Pushed
     """skopeo sync into a fresh registry, then again; what the second sync cost."""
     destination = start_registry(workdir, name="skopeo-rerun")
     try:
-        command = skopeo_command(workdir, destination)
+        command = skopeo_sync_command(workdir, destination, PREFIX)
         timed(command, workdir / "skopeo-first.out")
         before = (len(source.access_log()), len(destination.access_log()))
-        seconds, _ = timed(command, workdir / "skopeo-rerun.out")
+        seconds = timed(command, workdir / "skopeo-rerun.out").seconds
         return counted(seconds, source, destination, before, 0)
     finally:
         destination.stop()

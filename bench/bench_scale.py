@@ -29,8 +29,8 @@ from pathlib import Path
 
 import requests
 import yaml
-from bench_copy import print_machine, timed
 from bench_end_to_end import run_rule
+from common import print_machine, timed
 
 from regrep.fanout import MAX_COPY_TASKS, copy_entries
 from regrep.planning import plan_replication
@@ -170,7 +170,7 @@ def skopeo_sync(
             f"{destination.host}/{PREFIX}",
         ]
         before = len(source.access_log())
-        seconds, _ = timed(command, workdir / "skopeo.out")
+        seconds = timed(command, workdir / "skopeo.out").seconds
         first = len(source.access_log()) - before + len(destination.access_log())
         before = len(source.access_log()) + len(destination.access_log())
         timed(command, workdir / "skopeo-rerun.out")

@@ -28,7 +28,15 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
-from bench_copy import MIB, RUNNER, TAG, print_machine, timed, write_skopeo_source
+from common import (
+    MIB,
+    TAG,
+    print_machine,
+    runner_command,
+    skopeo_sync_command,
+    timed,
+    write_skopeo_source,
+)
 
 from tests.support.images import PushedImage, manifest_digest, push_image
 from tests.support.registries import RunningRegistry, start_registry
@@ -58,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"content: one {size / MIB:.0f} MiB layer; limit {args.kbps} KiB/s")
         write_skopeo_source(workdir, source, [image])
         destination = start_registry(workdir, name="skopeo")
-        seconds, _ = timed(skopeo(workdir, destination), workdir / "skopeo.out")
+        seconds = timed(
+            skopeo_sync_command(workdir, destination, PREFIX), workdir / "skopeo.out"
+        ).seconds
         destination.stop()
         print(f"skopeo sync (no limit):    {size / MIB / seconds:7.1f} MiB/s")
         limit = args.kbps * 1024
@@ -82,15 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def skopeo(workdir: Path, destination: RunningRegistry) -> list[str]:
-    return [
-        *("skopeo", "sync", "--src", "yaml", "--dest", "docker"),
-        *("--dest-tls-verify=false", "--preserve-digests"),
-        str(workdir / "skopeo-source.yaml"),
-        f"{destination.host}/{PREFIX}",
-    ]
-
-
 def run_regrep(
     source: RunningRegistry,
     destination: RunningRegistry,
@@ -99,10 +100,7 @@ def run_regrep(
     output: Path,
 ) -> subprocess.Popen[bytes]:
     """The runner copying the image at the limit; its JSON summary goes to ``output``."""
-    command = [
-        *(sys.executable, str(RUNNER), source.url, destination.url),
-        *("--prefix", f"{PREFIX}/", "--speed-limit-kbps", str(kbps), *extra),
-    ]
+    command = runner_command(source, destination, PREFIX, "--speed-limit-kbps", str(kbps), *extra)
     with output.open("wb") as out:
         return subprocess.Popen(command, stdout=out)
 
