@@ -1,11 +1,15 @@
 """Checks every provider's tests share: a copy through the provider, a pull of what a rule
-selects, masking, the connection test's failures, a dead port."""
+selects, masking, the connection test's failures, a dead port; and the fixture that runs a
+vendor emulator for a test."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
+
+import pytest
 
 from regrep.hooks import RegistryHook, registry_hook
 from regrep.planning import Plan, plan_replication
@@ -13,8 +17,10 @@ from regrep.registry import RegistryClient
 from regrep.rules import Rule
 from regrep.transfer import CopyResult, copy_resource
 from tests.support.images import PushedImage, blob_size, manifest_digest, push_image
-from tests.support.registries import RunningRegistry
+from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.base import VendorServer
+
+E = TypeVar("E", bound=AbstractContextManager[Any])
 
 
 def closed_port_url() -> str:
@@ -114,3 +120,32 @@ def connection_results(
     if secret is not None:
         assert not any(secret in message for _, message in results.values())
     return results
+
+
+def emulated(
+    start: Callable[[RunningRegistry], E], *, destination: bool = False
+) -> Callable[..., Iterator[E]]:
+    """A fixture yielding the emulator ``start`` makes in front of the test's ``registry``
+    (of ``registry_pair``'s destination with ``destination``), stopped after the test; it
+    takes the name it is assigned to."""
+    if destination:
+
+        def over_destination(registry_pair: RegistryPair) -> Iterator[E]:
+            with start(registry_pair.destination) as emulator:
+                yield emulator
+
+        return pytest.fixture(over_destination)
+
+    def over_registry(registry: RunningRegistry) -> Iterator[E]:
+        with start(registry) as emulator:
+            yield emulator
+
+    return pytest.fixture(over_registry)
+
+
+def copy_through(
+    conn_id: str, upstream: RunningRegistry, source: RunningRegistry, repository: str
+) -> None:
+    """:func:`copy_into` the client of connection ``conn_id`` (a provider's)."""
+    with registry_hook(conn_id).get_client() as destination:
+        copy_into(destination, upstream, source, repository)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.integration.providers.checks import (
     closed_port_url,
     connection_results,
     copy_into,
+    emulated,
 )
 from tests.integration.providers.conftest import Connect
 from tests.support.images import manifest_digest, push_image
@@ -38,26 +38,16 @@ NO_TOKEN = "AKIANOTOKEN000000003"  # lacks ecr:GetAuthorizationToken
 KEYS = {key: secrets.token_urlsafe(30) for key in (WRITER, READER, NO_TOKEN)}
 
 
-def _emulator(
-    upstream: RunningRegistry, *, token_ttl: float = 12 * 3600, tls_dir: Path | None = None
-) -> EcrEmulator:
-    return EcrEmulator(
-        upstream,
-        keys=KEYS,
-        permissions={
-            READER: {"GetAuthorizationToken", "DescribeRepositories"},
-            NO_TOKEN: {"DescribeRepositories"},
-        },
-        registry_access={READER: ("pull",)},
-        token_ttl=token_ttl,
-        tls_dir=tls_dir,
-    )
-
-
-@pytest.fixture
-def ecr(registry: RunningRegistry) -> Iterator[EcrEmulator]:
-    with _emulator(registry) as emulator:
-        yield emulator
+_emulator = partial(
+    EcrEmulator,
+    keys=KEYS,
+    permissions={
+        READER: {"GetAuthorizationToken", "DescribeRepositories"},
+        NO_TOKEN: {"DescribeRepositories"},
+    },
+    registry_access={READER: ("pull",)},
+)
+ecr = emulated(_emulator)
 
 
 def _connect(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tests.integration.providers.checks import (
     closed_port_url,
     connection_results,
     copy_into,
+    emulated,
 )
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
@@ -38,29 +38,10 @@ NO_ROLE = "0b7a2f0e-3333-4c1c-9a5e-5d2f7d0c0003"  # no role on the registry
 SECRETS = {user: secrets.token_urlsafe(24) for user in (ADMIN, PRINCIPAL, READER, NO_ROLE)}
 
 
-def _emulator(
-    upstream: RunningRegistry,
-    *,
-    access_ttl: float = 3600,
-    refresh_ttl: float = 3 * 3600,
-    catalog_page_limit: int = 100,
-    tls_dir: Path | None = None,
-) -> AcrEmulator:
-    return AcrEmulator(
-        upstream,
-        credentials=SECRETS,
-        roles={READER: ("pull", "metadata_read"), NO_ROLE: ()},
-        access_ttl=access_ttl,
-        refresh_ttl=refresh_ttl,
-        catalog_page_limit=catalog_page_limit,
-        tls_dir=tls_dir,
-    )
-
-
-@pytest.fixture
-def acr(registry: RunningRegistry) -> Iterator[AcrEmulator]:
-    with _emulator(registry) as emulator:
-        yield emulator
+_emulator = partial(
+    AcrEmulator, credentials=SECRETS, roles={READER: ("pull", "metadata_read"), NO_ROLE: ()}
+)
+acr = emulated(_emulator)
 
 
 def _connect(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -23,7 +23,14 @@ from regrep.registry import RegistryClient
 from regrep.registry.errors import RateLimited
 from regrep.rules import Filters, Rule
 from regrep.transfer import copy_resource
-from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
+from tests.integration.providers.checks import (
+    assert_masked,
+    assert_pulled,
+    copy_into,
+    copy_through,
+    emulated,
+    replicate,
+)
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -32,17 +39,17 @@ from tests.support.vendors.docker_hub import DockerHubEmulator
 TOKEN = secrets.token_urlsafe(16)
 
 
-@pytest.fixture
-def hub(registry_pair: RegistryPair) -> Iterator[DockerHubEmulator]:
-    """Docker Hub over the pair's destination: alice owns her namespace and ``acme``."""
-    with DockerHubEmulator(
-        registry_pair.destination,
+# Docker Hub over the pair's destination: alice owns her namespace and ``acme``.
+hub = emulated(
+    partial(
+        DockerHubEmulator,
         users={"alice": TOKEN},
         owners={"acme": ["alice"]},
         private={"alice/secret"},
         max_page_size=2,
-    ) as emulator:
-        yield emulator
+    ),
+    destination=True,
+)
 
 
 def _connect(connect: Connect, hub: DockerHubEmulator, *, user: str | None = None) -> None:
@@ -166,8 +173,7 @@ def test_docker_hub_takes_pushes_from_an_account_only(
     hub: DockerHubEmulator, registry_pair: RegistryPair, connect: Connect
 ) -> None:
     _connect(connect, hub, user="alice")
-    with registry_hook("hub").get_client() as destination:
-        copy_into(destination, hub.upstream, registry_pair.source, "alice/app")
+    copy_through("hub", hub.upstream, registry_pair.source, "alice/app")
 
     _connect(connect, hub)  # anonymous
     rule = Rule(name="up", source="hub", destination="hub", destination_namespace="mirror")

@@ -8,13 +8,17 @@ documentation; blob and manifest traffic goes to a real ``docker-registry``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-
-import pytest
+from functools import partial
 
 from regrep.hooks import registry_hook
 from regrep.rules import Filters, Rule
-from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
+from tests.integration.providers.checks import (
+    assert_masked,
+    assert_pulled,
+    copy_through,
+    emulated,
+    replicate,
+)
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -23,15 +27,10 @@ from tests.support.vendors.github_ghcr import GhcrEmulator
 PAT = secrets.token_urlsafe(20)
 
 
-@pytest.fixture
-def github(registry_pair: RegistryPair) -> Iterator[GhcrEmulator]:
-    with GhcrEmulator(
-        registry_pair.destination,
-        users={"octocat": PAT},
-        orgs={"acme": ["octocat"]},
-        max_page_size=2,
-    ) as emulator:
-        yield emulator
+github = emulated(
+    partial(GhcrEmulator, users={"octocat": PAT}, orgs={"acme": ["octocat"]}, max_page_size=2),
+    destination=True,
+)
 
 
 def _connect(connect: Connect, github: GhcrEmulator, **extra: object) -> None:
@@ -81,5 +80,4 @@ def test_a_member_pushes_into_the_organisation(
 ) -> None:
     _connect(connect, github)
 
-    with registry_hook("ghcr").get_client() as destination:
-        copy_into(destination, github.upstream, registry_pair.source, "acme/mirror")
+    copy_through("ghcr", github.upstream, registry_pair.source, "acme/mirror")

@@ -9,13 +9,17 @@ real ``docker-registry``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-
-import pytest
+from functools import partial
 
 from regrep.hooks import registry_hook
 from regrep.rules import Rule
-from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
+from tests.integration.providers.checks import (
+    assert_masked,
+    assert_pulled,
+    copy_into,
+    emulated,
+    replicate,
+)
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -24,16 +28,16 @@ from tests.support.vendors.gitlab import GitlabEmulator
 TOKEN = secrets.token_urlsafe(20)
 
 
-@pytest.fixture
-def gitlab(registry_pair: RegistryPair) -> Iterator[GitlabEmulator]:
-    with GitlabEmulator(
-        registry_pair.destination,
+gitlab = emulated(
+    partial(
+        GitlabEmulator,
         users={"dev": TOKEN},
         projects={7: "group/app", 8: "group/tools", 9: "other/secret"},
         members={"dev": {7, 8}},
         max_page_size=2,
-    ) as emulator:
-        yield emulator
+    ),
+    destination=True,
+)
 
 
 def test_repositories_and_tags_come_from_the_api_found_through_the_token_realm(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -25,6 +24,7 @@ from tests.integration.providers.checks import (
     closed_port_url,
     connection_results,
     copy_into,
+    emulated,
 )
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
@@ -38,30 +38,10 @@ UNKNOWN = service_account_key(PROJECT, "deleted")  # a key Google no longer know
 REPOSITORIES = [f"{PROJECT}/app", f"{PROJECT}/team/api", f"{PROJECT}/team/web"]
 
 
-def _emulator(
-    upstream: RunningRegistry,
-    *,
-    catalog: Literal["full", "empty"] = "full",
-    catalog_page_limit: int = 100,
-    token_ttl: float = 3600,
-    tls_dir: Path | None = None,
-) -> GcrEmulator:
-    return GcrEmulator(
-        upstream,
-        keys=[WRITER, OUTSIDER],
-        project=PROJECT,
-        roles={OUTSIDER["client_email"]: ()},
-        catalog=catalog,
-        catalog_page_limit=catalog_page_limit,
-        token_ttl=token_ttl,
-        tls_dir=tls_dir,
-    )
-
-
-@pytest.fixture
-def gcr(registry: RunningRegistry) -> Iterator[GcrEmulator]:
-    with _emulator(registry) as emulator:
-        yield emulator
+_emulator = partial(
+    GcrEmulator, keys=[WRITER, OUTSIDER], project=PROJECT, roles={OUTSIDER["client_email"]: ()}
+)
+gcr = emulated(_emulator)
 
 
 def _connect(

@@ -8,13 +8,17 @@ Artifactory's repositories API and per-key Docker catalogs are emulated by
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-
-import pytest
+from functools import partial
 
 from regrep.hooks import registry_hook
 from regrep.rules import Rule
-from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
+from tests.integration.providers.checks import (
+    assert_masked,
+    assert_pulled,
+    copy_into,
+    emulated,
+    replicate,
+)
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -23,15 +27,15 @@ from tests.support.vendors.jfrog import JfrogEmulator
 PASSWORD = secrets.token_urlsafe(16)
 
 
-@pytest.fixture
-def artifactory(registry_pair: RegistryPair) -> Iterator[JfrogEmulator]:
-    with JfrogEmulator(
-        registry_pair.destination,
+artifactory = emulated(
+    partial(
+        JfrogEmulator,
         users={"deployer": PASSWORD},
         keys={"docker-local", "docker-dev"},
         max_page_size=2,
-    ) as emulator:
-        yield emulator
+    ),
+    destination=True,
+)
 
 
 def test_every_docker_repository_key_is_listed_through_its_catalog(

@@ -8,15 +8,13 @@ manifest traffic goes to a real ``docker-registry``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-
-import pytest
+from functools import partial
 
 from regrep.hooks import registry_hook
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
-from tests.integration.providers.checks import assert_masked, copy_into
+from tests.integration.providers.checks import assert_masked, copy_through, emulated
 from tests.integration.providers.conftest import Connect
 from tests.support.images import push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -26,16 +24,16 @@ ROBOT, ROBOT_TOKEN = "acme+ci", secrets.token_urlsafe(16)
 API_TOKEN = secrets.token_urlsafe(24)
 
 
-@pytest.fixture
-def quay(registry_pair: RegistryPair) -> Iterator[QuayEmulator]:
-    with QuayEmulator(
-        registry_pair.destination,
+quay = emulated(
+    partial(
+        QuayEmulator,
         users={ROBOT: ROBOT_TOKEN},
         api_tokens={API_TOKEN: "acme"},
         private={"acme/internal"},
         max_page_size=2,
-    ) as emulator:
-        yield emulator
+    ),
+    destination=True,
+)
 
 
 def _connect(connect: Connect, quay: QuayEmulator, **extra: object) -> None:
@@ -77,5 +75,4 @@ def test_a_robot_pushes_into_its_organisation(
 ) -> None:
     _connect(connect, quay)
 
-    with registry_hook("quay").get_client() as destination:
-        copy_into(destination, quay.upstream, registry_pair.source, "acme/mirror")
+    copy_through("quay", quay.upstream, registry_pair.source, "acme/mirror")

@@ -23,34 +23,22 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from regrep.hooks.signing import sign_aliyun_roa
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    Grant,
+    LoginOptions,
     Request,
     Response,
-    TokenStore,
-    VendorServer,
-    push_needs_namespace,
-    token_endpoint,
+    TemporaryLoginEmulator,
+    signature_matches,
 )
 
-ALL_ACTIONS = frozenset(
-    {
-        "GetAuthorizationToken",
-        "GetNamespaceList",
-        "GetNamespace",
-        "CreateNamespace",
-        "GetRepoListByNamespace",
-    }
-)
 MAX_PAGE_SIZE = 100
 
 
@@ -64,91 +52,70 @@ def _data(data: Mapping[str, Any]) -> Response:
     return Response.json({"data": data, "requestId": secrets.token_hex(8)})
 
 
-class AliAcrEmulator(Emulator):
+class AliAcrEmulator(TemporaryLoginEmulator):
     """A personal-edition registry in ``region``. ``keys`` maps AccessKey ids to secrets;
     ``permissions`` maps an id to the API actions its RAM policy allows (default all)."""
 
+    actions = frozenset(
+        {
+            "GetAuthorizationToken",
+            "GetNamespaceList",
+            "GetNamespace",
+            "CreateNamespace",
+            "GetRepoListByNamespace",
+        }
+    )
+
+    name = "ali-acr"
+    realm = "/auth"
+    default_region = "cn-hangzhou"
+    default_login_ttl = 3600
+
     def __init__(
-        self,
-        upstream: RunningRegistry,
-        *,
-        keys: Mapping[str, str],
-        region: str = "cn-hangzhou",
-        permissions: Mapping[str, Collection[str]] | None = None,
-        namespaces: Collection[str] = (),
-        login_ttl: float = 3600,
-        max_qps: int = 15,
-        tls_dir: Path | None = None,
+        self, upstream: RunningRegistry, *, max_qps: int = 15, **options: Unpack[LoginOptions]
     ) -> None:
-        self.keys = dict(keys)
-        self.region = region
-        self.permissions = dict(permissions or {})
-        self.namespaces = set(namespaces)
         self.max_qps = max_qps
-        self.upstream = upstream
-        self.logins = TokenStore(login_ttl)
-        self.tokens = TokenStore(3600)
         self.throttled = 0
         self._recent: deque[float] = deque()
         self._rate_lock = threading.Lock()
-        self.server = VendorServer("ali-acr", upstream=upstream.url, tls_dir=tls_dir)
-        self.service = f"registry.aliyuncs.com:{region}:26842"
-        self.server.gate = self._gate
-        self._bearer = BearerGate(self.tokens, f"{self.server.url}/auth", self.service)
-        self.server.route("GET", r"/auth", token_endpoint(self.tokens, self._login))
-        self.server.route("GET", r"/v2/_catalog", self._no_catalog)
-        api: list[tuple[str, str, str, Callable[[Request, str], Response]]] = [
-            ("GET", r"/tokens", "GetAuthorizationToken", self._get_token),
-            ("GET", r"/namespace", "GetNamespaceList", self._list_namespaces),
-            ("GET", r"/namespace/(?P<namespace>[^/]+)", "GetNamespace", self._get_namespace),
-            ("PUT", r"/namespace", "CreateNamespace", self._create_namespace),
-            ("GET", r"/repos/(?P<namespace>[^/]+)", "GetRepoListByNamespace", self._list_repos),
-        ]
-        for method, pattern, action, handler in api:
-            self.server.route(method, pattern, self._api(action, handler))
+        super().__init__(upstream, **options)
 
     @property
-    def url(self) -> str:
-        return self.server.url
+    def service(self) -> str:
+        return f"registry.aliyuncs.com:{self.region}:26842"
 
     def api_calls(self, path: str) -> int:
         return len(self.server.calls(path=path))
 
+    def _serve_api(self) -> None:
+        self.server.route("GET", r"/v2/_catalog", self._no_catalog)
+        self.api("GET", r"/tokens", "GetAuthorizationToken", self._get_token)
+        self.api("GET", r"/namespace", "GetNamespaceList", self._list_namespaces)
+        self.api("GET", r"/namespace/(?P<namespace>[^/]+)", "GetNamespace", self._get_namespace)
+        self.api("PUT", r"/namespace", "CreateNamespace", self._create_namespace)
+        self.api("GET", r"/repos/(?P<namespace>[^/]+)", "GetRepoListByNamespace", self._list_repos)
+
     # -- the API ----------------------------------------------------------------------------
 
-    def _api(
-        self, action: str, handler: Callable[[Request, str], Response]
-    ) -> Callable[[Request], Response]:
-        """``handler`` behind the rate limit, the signature check and the RAM policy; it
-        gets the caller's AccessKey id."""
-
-        def checked(request: Request) -> Response:
-            if self._over_rate():
-                self.throttled += 1
-                return _error(
-                    400, "Throttling.User", "Request was denied due to user flow control."
-                )
-            key_id, problem = self._verify(request)
-            if problem is not None:
-                return problem
-            if action not in self.permissions.get(key_id, ALL_ACTIONS):
-                return _error(
-                    403,
-                    "Forbidden.RAM",
-                    "User not authorized to operate on the specified resource, or this API "
-                    "doesn't support RAM.",
-                )
-            return handler(request, key_id)
-
-        return checked
-
-    def _over_rate(self) -> bool:
+    def _admit(self, request: Request) -> Response | None:
+        """Flow control: more than ``max_qps`` requests in a second are throttled."""
         now = time.monotonic()
         with self._rate_lock:
             while self._recent and now - self._recent[0] >= 1.0:
                 self._recent.popleft()
             self._recent.append(now)
-            return len(self._recent) > self.max_qps
+            if len(self._recent) <= self.max_qps:
+                return None
+            self.throttled += 1
+        return _error(400, "Throttling.User", "Request was denied due to user flow control.")
+
+    def _forbidden(self, action: str) -> Response:
+        return _error(
+            403,
+            "Forbidden.RAM",
+            "User not authorized to operate on the specified resource, or this API "
+            "doesn't support RAM.",
+        )
 
     def _verify(self, request: Request) -> tuple[str, Response | None]:
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
@@ -166,18 +133,16 @@ class AliAcrEmulator(Emulator):
             if name in request.headers
         }
         when: datetime = parsedate_to_datetime(request.headers.get("Date", ""))
-        expected = sign_aliyun_roa(
-            request.method,
-            request.signed_url,
+        if not signature_matches(
+            request,
+            sign_aliyun_roa,
             signed_headers,
-            request.body,
+            when,
             access_key_id=key_id,
             access_key_secret=secret,
             api_version=request.headers.get("x-acs-version", ""),
-            now=when,
             nonce=request.headers.get("x-acs-signature-nonce", ""),
-        )
-        if expected["Authorization"] != request.headers["Authorization"]:
+        ):
             return key_id, _error(
                 400,
                 "SignatureDoesNotMatch",
@@ -229,14 +194,8 @@ class AliAcrEmulator(Emulator):
 
     # -- the registry -----------------------------------------------------------------------
 
-    def _login(self, request: Request) -> str | None:
-        if request.basic is None or request.basic[0] != "cr_temp_user":
-            return None
-        grant = self.logins.lookup(request.basic[1], kind="login")
-        return grant.subject if grant is not None else None
-
-    def _gate(self, request: Request) -> Response | None:
-        return self._bearer(request) or push_needs_namespace(request, self.namespaces)
+    def _login_user(self, login: Grant) -> str:
+        return "cr_temp_user"
 
     def _no_catalog(self, request: Request) -> Response:
         return Response.registry_error(404, "UNSUPPORTED", "The operation is unsupported.")

@@ -25,7 +25,6 @@ import base64
 import re
 import time
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,13 @@ from regrep.hooks.signing import sign_aws_v4
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BasicGate,
-    Emulator,
+    HostedEmulator,
     Request,
     Response,
     TokenStore,
-    VendorServer,
     required_scope,
+    sdk_signed,
+    signature_matches,
 )
 
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
@@ -57,7 +57,7 @@ def _error(status: int, kind: str, message: str) -> Response:
     return Response.json({"__type": kind, "message": message}, status, {"Content-Type": _JSON})
 
 
-class EcrEmulator(Emulator):
+class EcrEmulator(HostedEmulator):
     """ECR for one account and region. ``keys`` maps access key ids to secrets;
     ``permissions`` maps a key id to the API operations it may call (default: all) and
     ``registry_access`` to its registry actions (default: pull, push, delete)."""
@@ -74,6 +74,7 @@ class EcrEmulator(Emulator):
         token_ttl: float = 12 * 3600,
         tls_dir: Path | None = None,
     ) -> None:
+        super().__init__("ecr", upstream, tls_dir=tls_dir)
         self.keys = dict(keys)
         self.region = region
         self.account = account
@@ -81,8 +82,6 @@ class EcrEmulator(Emulator):
         self.registry_access = dict(registry_access or {})
         self.tokens = TokenStore(token_ttl)
         self.repositories: dict[str, float] = {}  # name -> createdAt
-        self.upstream = upstream
-        self.server = VendorServer("ecr", upstream=upstream.url, tls_dir=tls_dir)
         self._basic = BasicGate(self._login, self._authorize, realm=f"{self.server.url}/")
         self.server.gate = self._gate
         self.server.route("POST", r"/", self._api)
@@ -92,10 +91,6 @@ class EcrEmulator(Emulator):
             "CreateRepository": self._create_repository,
             "BatchDeleteImage": self._batch_delete_image,
         }
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def create_repository(self, name: str) -> None:
         """What a test's setup does in the console: the repository exists from now on."""
@@ -170,20 +165,17 @@ class EcrEmulator(Emulator):
             return key_id, _error(
                 403, "InvalidSignatureException", "Credential should be scoped to ecr in region"
             )
-        signed = [h for h in match["signed"].split(";") if h not in ("host", "x-amz-date")]
-        when = datetime.strptime(request.headers.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ")
-        expected = sign_aws_v4(
-            request.method,
-            request.signed_url,
-            {name: request.headers.get(name, "") for name in signed},
-            request.body,
+        headers, when = sdk_signed(request, match["signed"], "X-Amz-Date")
+        if not signature_matches(
+            request,
+            sign_aws_v4,
+            headers,
+            when,
             access_key_id=key_id,
             secret_access_key=secret,
             region=self.region,
             service="ecr",
-            now=when.replace(tzinfo=UTC),
-        )
-        if expected["Authorization"] != header:
+        ):
             return key_id, _error(
                 403,
                 "InvalidSignatureException",

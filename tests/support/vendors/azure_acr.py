@@ -33,15 +33,13 @@ import jwt
 
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    HostedEmulator,
     Request,
     Response,
     TokenStore,
-    VendorServer,
     capped_listing,
     required_scope,
-    token_endpoint,
+    token_realm,
 )
 
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
@@ -52,7 +50,7 @@ def _aad_error(status: int, error: str, description: str) -> Response:
     return Response.json({"error": error, "error_description": description}, status)
 
 
-class AcrEmulator(Emulator):
+class AcrEmulator(HostedEmulator):
     """One registry and its tenant. ``credentials`` maps admin users and service principal
     client ids to passwords/secrets; ``roles`` maps a subject (user or client id) to its
     registry actions (pull, push, delete, metadata_read; default all)."""
@@ -69,37 +67,33 @@ class AcrEmulator(Emulator):
         catalog_page_limit: int = 100,
         tls_dir: Path | None = None,
     ) -> None:
+        super().__init__("acr", upstream, tls_dir=tls_dir)
         self.credentials = dict(credentials)
         self.tenant = tenant
         self.roles = dict(roles or {})
         self.refresh_ttl = refresh_ttl
         self.catalog_page_limit = catalog_page_limit
-        self.upstream = upstream
         self.access_tokens = TokenStore(access_ttl)
         self.entra_tokens = TokenStore(3600)
         self.refresh_tokens: list[str] = []
         self._signing_key = secrets.token_bytes(32)
-        self.server = VendorServer("acr", upstream=upstream.url, tls_dir=tls_dir)
         self.service = self.server.host
         self.server.gate = self._gate
-        self._bearer = BearerGate(
-            self.access_tokens, f"{self.server.url}/oauth2/token", self.service, self._scope_for
-        )
         self.server.route("POST", rf"/{re.escape(tenant)}/oauth2/v2\.0/token", self._entra_token)
         self.server.route("POST", r"/[^/]+/oauth2/v2\.0/token", self._unknown_tenant)
         self.server.route("POST", r"/oauth2/exchange", self._exchange)
-        self.server.route(
-            "GET",
-            r"/oauth2/token",
-            token_endpoint(self.access_tokens, self._authenticate, self._authorize),
+        self._bearer = token_realm(
+            self.server,
+            "/oauth2/token",
+            self.access_tokens,
+            self.service,
+            self._authenticate,
+            self._authorize,
+            scope_for=self._scope_for,
         )
         self.server.route(
             "GET", r"/v2/_catalog", capped_listing(self.server, lambda: self.catalog_page_limit)
         )
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     # -- Entra ID and the exchange ----------------------------------------------------------
 

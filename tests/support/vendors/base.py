@@ -23,7 +23,12 @@ namespaces a vendor API must create first. :class:`TokenStore` issues, checks an
 opaque tokens of any kind (access, refresh, temporary logins); :func:`basic_user` checks an
 account's basic credentials. Listings paged by number (Harbor, Docker Hub, GitHub, GitLab)
 cut their pages with :func:`numbered_page` and link them with :func:`page_url`. A vendor
-emulator subclasses :class:`Emulator`, which stops its servers (also as a context manager).
+emulator subclasses :class:`Emulator`, which stops its servers (also as a context manager):
+:class:`HostedEmulator` when one server carries its API and registry, :class:`AccountsEmulator`
+when accounts log in to a token-flow registry with basic credentials, and
+:class:`TemporaryLoginEmulator` when a signed API trades access keys for temporary registry
+logins. :func:`token_realm` serves a token realm and gives the gate sending clients there;
+:func:`signature_matches` recomputes a vendor signature with ``regrep.hooks.signing``.
 
 Every request is recorded (``server.requests``, filtered with :meth:`VendorServer.calls`),
 so a test can assert what the client sent: paging parameters, signatures, token fetches,
@@ -48,16 +53,18 @@ import secrets
 import ssl
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Required, Self, TypedDict, Unpack
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
 from tests.support.certs import write_server_tls
+from tests.support.registries import RunningRegistry
 
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
@@ -151,15 +158,11 @@ Handler = Callable[[Request], Response]
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    """A request the emulator answered. ``body`` is kept for route requests only (not blobs)."""
+class RecordedRequest(Request):
+    """A request the emulator answered with ``status``. ``body`` is kept for route requests
+    only (not blobs)."""
 
-    method: str
-    path: str
-    query: Mapping[str, list[str]]
-    headers: CaseInsensitiveDict[str]
-    status: int
-    body: bytes = b""
+    status: int = 0
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -389,6 +392,55 @@ class BearerGate:
         return Response.registry_error(401, "UNAUTHORIZED", "authentication required", challenge)
 
 
+def token_realm(
+    server: VendorServer,
+    path: str,
+    tokens: TokenStore,
+    service: str,
+    authenticate: Callable[[Request], str | None],
+    authorize: Authorize = allow_all,
+    *,
+    scope_for: Callable[[Request], str | None] = required_scope,
+) -> BearerGate:
+    """Serve a Docker token realm (:func:`token_endpoint`) at ``path`` on ``server`` and
+    return the :class:`BearerGate` that sends a registry's clients there for ``service``."""
+    server.route("GET", path, token_endpoint(tokens, authenticate, authorize))
+    return BearerGate(tokens, f"{server.url}{path}", service, scope_for)
+
+
+# -- signatures -----------------------------------------------------------------------------
+
+# One of regrep.hooks.signing's signers: (method, url, headers, body, *, ..., now) -> headers.
+Signer = Callable[..., Mapping[str, str]]
+
+
+def signature_matches(
+    request: Request,
+    sign: Signer,
+    headers: Mapping[str, str],
+    now: dt.datetime,
+    **credentials: str,
+) -> bool:
+    """Whether ``request``'s ``Authorization`` is what ``sign`` makes of its method, URL,
+    ``headers`` and body at ``now`` with ``credentials``: a vendor's signature check."""
+    expected = sign(
+        request.method, request.signed_url, headers, request.body, now=now, **credentials
+    )
+    return expected["Authorization"] == request.headers.get("Authorization")
+
+
+def sdk_signed(
+    request: Request, signed: str, date_header: str
+) -> tuple[dict[str, str], dt.datetime]:
+    """What an AK/SK signature in the SigV4 style (AWS, Huawei APIG) covers besides the
+    method, URL and body: the values of the ``signed`` (``;``-separated) headers but ``host``
+    and ``date_header``, which the signer adds itself, and the time ``date_header`` gives."""
+    skipped = ("host", date_header.lower())
+    headers = {h: request.headers.get(h, "") for h in signed.split(";") if h not in skipped}
+    when = dt.datetime.strptime(request.headers.get(date_header, ""), "%Y%m%dT%H%M%SZ")
+    return headers, when.replace(tzinfo=dt.UTC)
+
+
 # -- the server -----------------------------------------------------------------------------
 
 
@@ -465,8 +517,8 @@ class VendorServer:
             request.path,
             request.query,
             request.headers,
-            status,
             request.body if keep_body else b"",
+            status=status,
         )
         with self._lock:
             self.requests.append(entry)
@@ -581,6 +633,169 @@ class Emulator:
         self.stop()
 
 
+class HostedEmulator(Emulator):
+    """An emulator serving its API and its registry from one server, ``server`` (HTTPS
+    with a CA of its own when given ``tls_dir``), in front of the real registry ``upstream``."""
+
+    def __init__(
+        self, name: str, upstream: RunningRegistry, *, tls_dir: Path | None = None
+    ) -> None:
+        self.upstream = upstream
+        self.server = VendorServer(name, upstream=upstream.url, tls_dir=tls_dir)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+class Accounts(TypedDict, total=False):
+    """What an :class:`AccountsEmulator` is given besides its upstream."""
+
+    users: Required[Mapping[str, str]]
+    private: Collection[str]
+    max_page_size: int
+
+
+class AccountsEmulator(Emulator):
+    """A vendor whose accounts (``users``: name -> password or access token) log in with
+    basic credentials at the token realm of a registry in front of ``upstream``, issuing
+    ``tokens``. By default an account pulls and pushes what it owns (:meth:`_owns`,
+    ``owner_actions``) and anyone pulls a repository that is not ``private``. API listings
+    paged by number take their size in ``page_size_param`` (``default_page_size`` when
+    absent) and serve at most ``max_page_size`` entries a page."""
+
+    owner_actions: tuple[str, ...] = ("pull", "push")
+    page_size_param = "per_page"
+    default_page_size = 10
+
+    def __init__(self, upstream: RunningRegistry, **accounts: Unpack[Accounts]) -> None:
+        self.upstream = upstream
+        self.users = dict(accounts["users"])
+        self.private = set(accounts.get("private", ()))
+        self.max_page_size = accounts.get("max_page_size", 100)
+        self.tokens = TokenStore()
+
+    def _page_of(self, request: Request, items: list[Any]) -> Page:
+        """The page of ``items`` that ``request`` asks for (:func:`numbered_page`)."""
+        return numbered_page(
+            request,
+            items,
+            size_param=self.page_size_param,
+            default_size=self.default_page_size,
+            max_size=self.max_page_size,
+        )
+
+    def _account(self, request: Request) -> str | None:
+        """The account of basic credentials, "" when anonymous, None when wrong."""
+        return basic_user(request, self.users)
+
+    def _token_realm(self, server: VendorServer, path: str, service: str) -> BearerGate:
+        """The token realm at ``path`` on ``server``, for the accounts, and its gate."""
+        return token_realm(server, path, self.tokens, service, self._account, self._may)
+
+    def _owns(self, subject: str, namespace: str) -> bool:
+        """Whether account ``subject`` owns ``namespace`` (none by default)."""
+        return False
+
+    def _may(self, subject: str, resource: str) -> Collection[str]:
+        if subject and self._owns(subject, resource.split("/", 1)[0]):
+            return self.owner_actions
+        return () if resource in self.private else ("pull",)
+
+
+class LoginOptions(TypedDict, total=False):
+    """What a :class:`TemporaryLoginEmulator` is given besides its upstream."""
+
+    keys: Required[Mapping[str, str]]
+    region: str
+    permissions: Mapping[str, Collection[str]]
+    namespaces: Collection[str]
+    login_ttl: float
+    tls_dir: Path | None
+
+
+class TemporaryLoginEmulator(HostedEmulator, ABC):
+    """A cloud registry whose signed API trades access keys for temporary registry logins
+    (Alibaba ACR, Huawei SWR), named ``name``. ``keys`` maps key ids to secrets;
+    ``permissions`` a key id to the API actions its policy allows (default ``actions``, all
+    of them). Logins (``logins``, kind ``login``) live ``login_ttl`` seconds (default
+    ``default_login_ttl``); the registry takes a live one at its token realm ``realm`` and
+    refuses pushes into a namespace not in ``namespaces``. ``region`` defaults to
+    ``default_region``."""
+
+    name: str
+    realm: str
+    actions: frozenset[str]
+    default_region: str
+    default_login_ttl: float
+
+    def __init__(self, upstream: RunningRegistry, **options: Unpack[LoginOptions]) -> None:
+        super().__init__(self.name, upstream, tls_dir=options.get("tls_dir"))
+        self.keys = dict(options["keys"])
+        self.region = options.get("region", self.default_region)
+        self.permissions = dict(options.get("permissions", {}))
+        self.namespaces = set(options.get("namespaces", ()))
+        self.logins = TokenStore(options.get("login_ttl", self.default_login_ttl))
+        self.tokens = TokenStore(3600)
+        self._bearer = token_realm(self.server, self.realm, self.tokens, self.service, self._login)
+        self.server.gate = self._gate
+        self._serve_api()
+
+    @property
+    @abstractmethod
+    def service(self) -> str:
+        """The ``service`` of the registry's token realm."""
+
+    def api(
+        self, method: str, pattern: str, action: str, handler: Callable[[Request, str], Response]
+    ) -> None:
+        """Serve API ``action`` with ``handler`` behind :meth:`_admit`, the signature check
+        and the key's policy; ``handler`` gets the caller's key id."""
+
+        def checked(request: Request) -> Response:
+            refusal = self._admit(request)
+            if refusal is not None:
+                return refusal
+            key_id, problem = self._verify(request)
+            if problem is not None:
+                return problem
+            if action not in self.permissions.get(key_id, self.actions):
+                return self._forbidden(action)
+            return handler(request, key_id)
+
+        self.server.route(method, pattern, checked)
+
+    @abstractmethod
+    def _serve_api(self) -> None:
+        """Serve the API's actions (with :meth:`api`) and whatever else the vendor routes."""
+
+    def _admit(self, request: Request) -> Response | None:
+        """A refusal before anything is checked (flow control); None lets it through."""
+        return None
+
+    @abstractmethod
+    def _verify(self, request: Request) -> tuple[str, Response | None]:
+        """The key id a request is signed with, and the refusal of a bad signature."""
+
+    @abstractmethod
+    def _forbidden(self, action: str) -> Response:
+        """The answer to a key whose policy does not allow ``action``."""
+
+    @abstractmethod
+    def _login_user(self, login: Grant) -> str:
+        """The user name that goes with temporary login ``login``."""
+
+    def _login(self, request: Request) -> str | None:
+        if request.basic is None:
+            return None
+        user, password = request.basic
+        login = self.logins.lookup(password, kind="login")
+        return login.subject if login is not None and user == self._login_user(login) else None
+
+    def _gate(self, request: Request) -> Response | None:
+        return self._bearer(request) or push_needs_namespace(request, self.namespaces)
+
+
 @dataclass(frozen=True)
 class Page:
     """Page ``number`` (from 1) of ``size`` entries of a listing of ``total``: its ``items``."""
@@ -659,7 +874,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         """The request body, whether sent with a length or chunked (streamed uploads)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:

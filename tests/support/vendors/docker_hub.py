@@ -22,55 +22,47 @@ Repositories are whatever the real registry holds; ``private`` marks some privat
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    Accounts,
+    AccountsEmulator,
     Request,
     Response,
     TokenStore,
     VendorServer,
-    basic_user,
-    numbered_page,
     page_url,
-    token_endpoint,
 )
 
 SERVICE = "registry.docker.io"
 _NAMESPACE = r"(?P<namespace>[^/]+)"
 
 
-class DockerHubEmulator(Emulator):
+class DockerHubEmulator(AccountsEmulator):
     """Docker Hub over ``upstream``: ``users`` maps Docker IDs to access tokens, ``owners``
     each namespace to the Docker IDs that own it (a user owns its own namespace)."""
+
+    owner_actions = ("pull", "push", "delete")
+
+    page_size_param = "page_size"
 
     def __init__(
         self,
         upstream: RunningRegistry,
         *,
-        users: Mapping[str, str],
         owners: Mapping[str, Collection[str]] | None = None,
-        private: Collection[str] = (),
-        max_page_size: int = 100,
+        **accounts: Unpack[Accounts],
     ) -> None:
-        self.upstream = upstream
-        self.users = dict(users)
-        self.owners = {user: {user} for user in users} | {
+        super().__init__(upstream, **accounts)
+        self.owners = {user: {user} for user in self.users} | {
             ns: set(ids) for ns, ids in (owners or {}).items()
         }
-        self.private = set(private)
-        self.max_page_size = max_page_size
-        self.registry_tokens = TokenStore()
         self.hub_tokens = TokenStore(ttl=600)  # the Hub API's tokens live 10 minutes
         self._throttled: list[dict[str, str]] = []
         self.auth = VendorServer("auth.docker.io")
-        self.auth.route(
-            "GET", r"/token", token_endpoint(self.registry_tokens, self._login, self._may)
-        )
+        self._bearer = self._token_realm(self.auth, "/token", SERVICE)
         self.registry = VendorServer("registry-1.docker.io", upstream=upstream.url)
-        self._bearer = BearerGate(self.registry_tokens, f"{self.auth.url}/token", SERVICE)
         self.registry.gate = self._gate
         self.hub = VendorServer("hub.docker.com")
         self.hub.route("POST", r"/v2/auth/token", self._create_token)
@@ -93,15 +85,8 @@ class DockerHubEmulator(Emulator):
 
     # -- accounts -------------------------------------------------------------------------
 
-    def _login(self, request: Request) -> str | None:
-        """The Docker ID of basic credentials, "" when anonymous, None when wrong."""
-        return basic_user(request, self.users)
-
-    def _may(self, subject: str, resource: str) -> Collection[str]:
-        namespace = resource.split("/", 1)[0]
-        if subject and subject in self.owners.get(namespace, set()):
-            return ("pull", "push", "delete")
-        return () if resource in self.private else ("pull",)
+    def _owns(self, subject: str, namespace: str) -> bool:
+        return subject in self.owners.get(namespace, set())
 
     def _gate(self, request: Request) -> Response | None:
         if self._throttled:
@@ -164,13 +149,7 @@ class DockerHubEmulator(Emulator):
         return self._page(request, [{"name": tag, "repository": repository} for tag in tags])
 
     def _page(self, request: Request, results: list[dict[str, Any]]) -> Response:
-        page = numbered_page(
-            request,
-            results,
-            size_param="page_size",
-            default_size=10,
-            max_size=self.max_page_size,
-        )
+        page = self._page_of(request, results)
 
         def link(number: int) -> str | None:
             if not page.has(number):

@@ -13,44 +13,36 @@ catalog (``/v2/_catalog`` answers 404), pushes by the owner or an organisation m
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Unpack
 
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    Accounts,
+    AccountsEmulator,
     Request,
     Response,
-    TokenStore,
     VendorServer,
-    basic_user,
-    numbered_page,
     page_url,
-    token_endpoint,
 )
 
 
-class GhcrEmulator(Emulator):
+class GhcrEmulator(AccountsEmulator):
     """ghcr.io and api.github.com over ``upstream``; ``users`` map to their tokens and
     ``orgs`` to their members. Every package is public unless in ``private``."""
+
+    default_page_size = 30
 
     def __init__(
         self,
         upstream: RunningRegistry,
         *,
-        users: Mapping[str, str],
         orgs: Mapping[str, Collection[str]] | None = None,
-        private: Collection[str] = (),
-        max_page_size: int = 100,
+        **accounts: Unpack[Accounts],
     ) -> None:
-        self.upstream = upstream
-        self.users = dict(users)
+        super().__init__(upstream, **accounts)
         self.orgs = {org: set(members) for org, members in (orgs or {}).items()}
-        self.private = set(private)
-        self.max_page_size = max_page_size
-        self.tokens = TokenStore()
         self.registry = VendorServer("ghcr.io", upstream=upstream.url)
-        self.registry.gate = BearerGate(self.tokens, f"{self.registry.url}/token", "ghcr.io")
-        self.registry.route("GET", r"/token", token_endpoint(self.tokens, self._login, self._may))
+        self.registry.gate = self._token_realm(self.registry, "/token", "ghcr.io")
         self.registry.route(
             "GET",
             r"/v2/_catalog",
@@ -60,14 +52,8 @@ class GhcrEmulator(Emulator):
         self.api.route("GET", r"/orgs/(?P<owner>[^/]+)/packages", self._org_packages)
         self.api.route("GET", r"/users/(?P<owner>[^/]+)/packages", self._user_packages)
 
-    def _login(self, request: Request) -> str | None:
-        return basic_user(request, self.users)
-
-    def _may(self, subject: str, resource: str) -> Collection[str]:
-        owner = resource.split("/", 1)[0]
-        if subject and (subject == owner or subject in self.orgs.get(owner, set())):
-            return ("pull", "push")
-        return () if resource in self.private else ("pull",)
+    def _owns(self, subject: str, namespace: str) -> bool:
+        return subject == namespace or subject in self.orgs.get(namespace, set())
 
     def _caller(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -101,9 +87,7 @@ class GhcrEmulator(Emulator):
             for number, name in enumerate(self.registry.upstream_repositories(), start=1)
             if name.startswith(f"{owner}/") and "pull" in self._may(caller, name)
         ]
-        page = numbered_page(
-            request, packages, size_param="per_page", default_size=30, max_size=self.max_page_size
-        )
+        page = self._page_of(request, packages)
         headers = {}
         if page.has(page.number + 1):
             links = [

@@ -24,24 +24,21 @@ from urllib.parse import unquote
 
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    AccountsEmulator,
     Request,
     Response,
-    TokenStore,
     VendorServer,
-    basic_user,
-    numbered_page,
     page_url,
-    token_endpoint,
 )
 
 _PROJECT = r"/api/v4/projects/(?P<project>[^/]+)"
 
 
-class GitlabEmulator(Emulator):
+class GitlabEmulator(AccountsEmulator):
     """GitLab over ``upstream``: ``users`` map to access tokens, ``projects`` ids to paths,
     ``members`` users to the project ids they belong to."""
+
+    default_page_size = 20
 
     def __init__(
         self,
@@ -52,14 +49,11 @@ class GitlabEmulator(Emulator):
         members: Mapping[str, Collection[int]],
         max_page_size: int = 100,
     ) -> None:
-        self.upstream = upstream
-        self.users = dict(users)
+        super().__init__(upstream, users=users, max_page_size=max_page_size)
         self.projects = dict(projects)
         self.members = {user: set(ids) for user, ids in members.items()}
-        self.max_page_size = max_page_size
-        self.tokens = TokenStore()
         self.gitlab = VendorServer("gitlab")
-        self.gitlab.route("GET", r"/jwt/auth", token_endpoint(self.tokens, self._login, self._may))
+        gate = self._token_realm(self.gitlab, "/jwt/auth", "container_registry")
         self.gitlab.route("GET", r"/api/v4/projects", self._list_projects)
         self.gitlab.route("GET", rf"{_PROJECT}/registry/repositories", self._list_repositories)
         self.gitlab.route(
@@ -67,13 +61,7 @@ class GitlabEmulator(Emulator):
             rf"{_PROJECT}/registry/repositories/(?P<repository>\d+)/tags",
             self._list_tags,
         )
-        self.registry = VendorServer("registry.gitlab", upstream=upstream.url)
-        self.registry.gate = BearerGate(
-            self.tokens, f"{self.gitlab.url}/jwt/auth", "container_registry"
-        )
-
-    def _login(self, request: Request) -> str | None:
-        return basic_user(request, self.users)
+        self.registry = VendorServer("registry.gitlab", upstream=upstream.url, gate=gate)
 
     def _project_of(self, repository: str) -> int | None:
         for project_id, path in sorted(self.projects.items(), key=lambda p: -len(p[1])):
@@ -155,9 +143,7 @@ class GitlabEmulator(Emulator):
         return self._page(request, listed)
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
-        page = numbered_page(
-            request, items, size_param="per_page", default_size=20, max_size=self.max_page_size
-        )
+        page = self._page_of(request, items)
         headers = {
             "X-Page": str(page.number),
             "X-Per-Page": str(page.size),

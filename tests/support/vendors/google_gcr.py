@@ -23,14 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    HostedEmulator,
     Request,
     Response,
     TokenStore,
-    VendorServer,
     capped_listing,
-    token_endpoint,
+    token_realm,
 )
 
 
@@ -57,7 +55,7 @@ def service_account_key(project: str, account: str) -> dict[str, str]:
     }
 
 
-class GcrEmulator(Emulator):
+class GcrEmulator(HostedEmulator):
     """GCR for one ``project``. ``keys`` are the service-account keys it knows; ``roles``
     maps an account's e-mail to its actions on the project (default pull and push)."""
 
@@ -73,25 +71,19 @@ class GcrEmulator(Emulator):
         token_ttl: float = 3600,
         tls_dir: Path | None = None,
     ) -> None:
+        super().__init__("gcr", upstream, tls_dir=tls_dir)
         self.keys = {key["client_email"]: key["private_key_id"] for key in keys}
         self.project = project
         self.roles = dict(roles or {})
         self.catalog = catalog
         self.catalog_page_limit = catalog_page_limit
-        self.upstream = upstream
         self.tokens = TokenStore(token_ttl)
-        self.server = VendorServer("gcr", upstream=upstream.url, tls_dir=tls_dir)
-        self.server.gate = BearerGate(self.tokens, f"{self.server.url}/v2/token", "gcr.io")
-        self.server.route(
-            "GET", r"/v2/token", token_endpoint(self.tokens, self._authenticate, self._authorize)
+        self.server.gate = token_realm(
+            self.server, "/v2/token", self.tokens, "gcr.io", self._authenticate, self._authorize
         )
         self._capped = capped_listing(self.server, lambda: self.catalog_page_limit)
         self.server.route("GET", r"/v2/_catalog", self._catalog)
         self.server.route("GET", r"/v2/(?P<name>.+)/tags/list", self._tags)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def _authenticate(self, request: Request) -> str | None:
         if request.basic is None or request.basic[0] != "_json_key":

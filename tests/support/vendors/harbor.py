@@ -33,16 +33,11 @@ from tests.support.images import MANIFEST_ACCEPT
 from tests.support.launch import plain_session
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    AccountsEmulator,
     Request,
     Response,
-    TokenStore,
     VendorServer,
-    basic_user,
-    numbered_page,
     page_url,
-    token_endpoint,
 )
 
 API = "/api/v2.0"
@@ -63,8 +58,10 @@ class Project:
     created_with: dict[str, Any] | None = None
 
 
-class HarborEmulator(Emulator):
+class HarborEmulator(AccountsEmulator):
     """Harbor in front of the plain registry ``upstream``; ``users`` maps names to passwords."""
+
+    page_size_param = "page_size"
 
     def __init__(
         self,
@@ -76,20 +73,16 @@ class HarborEmulator(Emulator):
         creation_restricted: bool = False,
         max_page_size: int = 100,
     ) -> None:
-        self.upstream = upstream
-        self.users = dict(users)
+        super().__init__(upstream, users=users, max_page_size=max_page_size)
         self.admins = set(admins)
         self.version = version
         self.creation_restricted = creation_restricted
-        self.max_page_size = max_page_size
         self.projects: dict[str, Project] = {}
         self.labels: dict[tuple[str, str], list[str]] = {}
         self._ids = itertools.count(1)
-        self.tokens = TokenStore()
         self.server = VendorServer("harbor", upstream=upstream.url)
-        self.server.gate = BearerGate(self.tokens, f"{self.server.url}/service/token", "harbor")
+        self.server.gate = self._token_realm(self.server, "/service/token", "harbor")
         route = self.server.route
-        route("GET", r"/service/token", token_endpoint(self.tokens, self._login, self._may))
         if version.startswith("v1."):
             route("GET", r"/api/systeminfo", self._systeminfo)
             return
@@ -117,13 +110,6 @@ class HarborEmulator(Emulator):
         self.labels.setdefault((repository, digest), []).extend(names)
 
     # -- accounts -------------------------------------------------------------------------
-
-    def _account(self, request: Request) -> str | None:
-        """The basic-authenticated user, "" when anonymous, None for bad credentials."""
-        return basic_user(request, self.users)
-
-    def _login(self, request: Request) -> str | None:
-        return self._account(request)
 
     def _may(self, subject: str, resource: str) -> Collection[str]:
         """Harbor's project roles: members push, everyone pulls a public project."""
@@ -231,9 +217,7 @@ class HarborEmulator(Emulator):
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
         """One page of ``items`` with Harbor's ``X-Total-Count`` and ``Link`` headers."""
-        page = numbered_page(
-            request, items, size_param="page_size", default_size=10, max_size=self.max_page_size
-        )
+        page = self._page_of(request, items)
         links = [
             f'<{page_url(request, number, page_size=page.size)}>; rel="{relation}"'
             for relation, number in (("prev", page.number - 1), ("next", page.number + 1))

@@ -21,24 +21,18 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 
 from regrep.hooks.signing import sign_huawei
-from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
+    Grant,
     Request,
     Response,
-    TokenStore,
-    VendorServer,
-    push_needs_namespace,
-    token_endpoint,
+    TemporaryLoginEmulator,
+    sdk_signed,
+    signature_matches,
 )
 
-ALL_ACTIONS = frozenset({"CreateSecret", "ListReposDetails", "CreateNamespace"})
 MAX_LIMIT = 100
 _AUTHORIZATION = re.compile(
     r"SDK-HMAC-SHA256 Access=(?P<key>[^,]+), SignedHeaders=(?P<signed>[a-z0-9;-]+), "
@@ -57,63 +51,27 @@ def _apig_error(message: str) -> Response:
     )
 
 
-class SwrEmulator(Emulator):
+class SwrEmulator(TemporaryLoginEmulator):
     """SWR in one region. ``keys`` maps AKs to SKs; ``permissions`` maps an AK to the API
     actions its IAM policy allows (default all)."""
 
-    def __init__(
-        self,
-        upstream: RunningRegistry,
-        *,
-        keys: Mapping[str, str],
-        region: str = "cn-north-4",
-        permissions: Mapping[str, Collection[str]] | None = None,
-        namespaces: Collection[str] = (),
-        login_ttl: float = 6 * 3600,
-        tls_dir: Path | None = None,
-    ) -> None:
-        self.keys = dict(keys)
-        self.region = region
-        self.permissions = dict(permissions or {})
-        self.namespaces = set(namespaces)
-        self.upstream = upstream
-        self.logins = TokenStore(login_ttl)
-        self.tokens = TokenStore(3600)
-        self.server = VendorServer("swr", upstream=upstream.url, tls_dir=tls_dir)
-        realm = f"{self.server.url}/swr/auth/v2/registry/auth"
-        self._bearer = BearerGate(self.tokens, realm, "dockyard")
-        self.server.gate = self._gate
-        self.server.route(
-            "GET", r"/swr/auth/v2/registry/auth", token_endpoint(self.tokens, self._login)
+    actions = frozenset({"CreateSecret", "ListReposDetails", "CreateNamespace"})
+
+    name = "swr"
+    realm = "/swr/auth/v2/registry/auth"
+    service = "dockyard"
+    default_region = "cn-north-4"
+    default_login_ttl = 6 * 3600
+
+    def _serve_api(self) -> None:
+        self.api("POST", r"/v2/manage/utils/secret", "CreateSecret", self._create_secret)
+        self.api("GET", r"/v2/manage/repos", "ListReposDetails", self._list_repos)
+        self.api("POST", r"/v2/manage/namespaces", "CreateNamespace", self._create_namespace)
+
+    def _forbidden(self, action: str) -> Response:
+        return Response.json(
+            {"errorMessage": f"Insufficient permissions: swr:{action} is not allowed"}, 403
         )
-        api: list[tuple[str, str, str, Callable[[Request, str], Response]]] = [
-            ("POST", r"/v2/manage/utils/secret", "CreateSecret", self._create_secret),
-            ("GET", r"/v2/manage/repos", "ListReposDetails", self._list_repos),
-            ("POST", r"/v2/manage/namespaces", "CreateNamespace", self._create_namespace),
-        ]
-        for method, pattern, action, handler in api:
-            self.server.route(method, pattern, self._api(action, handler))
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def _api(
-        self, action: str, handler: Callable[[Request, str], Response]
-    ) -> Callable[[Request], Response]:
-        """``handler`` behind the signature check and the IAM policy; it gets the AK."""
-
-        def checked(request: Request) -> Response:
-            key, problem = self._verify(request)
-            if problem is not None:
-                return problem
-            if action not in self.permissions.get(key, ALL_ACTIONS):
-                return Response.json(
-                    {"errorMessage": f"Insufficient permissions: swr:{action} is not allowed"}, 403
-                )
-            return handler(request, key)
-
-        return checked
 
     def _verify(self, request: Request) -> tuple[str, Response | None]:
         match = _AUTHORIZATION.fullmatch(request.headers.get("Authorization", ""))
@@ -123,18 +81,10 @@ class SwrEmulator(Emulator):
         secret = self.keys.get(key)
         if secret is None:
             return key, _apig_error(f"ak {key} not exist")
-        signed = [h for h in match["signed"].split(";") if h not in ("host", "x-sdk-date")]
-        when = datetime.strptime(request.headers.get("X-Sdk-Date", ""), "%Y%m%dT%H%M%SZ")
-        expected = sign_huawei(
-            request.method,
-            request.signed_url,
-            {name: request.headers.get(name, "") for name in signed},
-            request.body,
-            access_key=key,
-            secret_key=secret,
-            now=when.replace(tzinfo=UTC),
-        )
-        if expected["Authorization"] != request.headers["Authorization"]:
+        headers, when = sdk_signed(request, match["signed"], "X-Sdk-Date")
+        if not signature_matches(
+            request, sign_huawei, headers, when, access_key=key, secret_key=secret
+        ):
             return key, _apig_error("verify aksk signature fail")
         return key, None
 
@@ -171,11 +121,5 @@ class SwrEmulator(Emulator):
         self.namespaces.add(namespace)
         return Response(201)
 
-    def _login(self, request: Request) -> str | None:
-        if request.basic is None:
-            return None
-        grant = self.logins.lookup(request.basic[1], kind="login")
-        return grant.subject if grant is not None and grant.subject == request.basic[0] else None
-
-    def _gate(self, request: Request) -> Response | None:
-        return self._bearer(request) or push_needs_namespace(request, self.namespaces)
+    def _login_user(self, login: Grant) -> str:
+        return login.subject

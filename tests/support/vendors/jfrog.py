@@ -16,12 +16,12 @@ from collections.abc import Collection, Mapping
 from urllib.parse import urlencode
 
 from tests.support.registries import RunningRegistry
-from tests.support.vendors.base import BasicGate, Emulator, Request, Response, VendorServer
+from tests.support.vendors.base import BasicGate, HostedEmulator, Request, Response
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Artifactory Realm"'}
 
 
-class JfrogEmulator(Emulator):
+class JfrogEmulator(HostedEmulator):
     """Artifactory over ``upstream`` with Docker repositories ``keys``; ``users`` map to
     passwords."""
 
@@ -33,21 +33,15 @@ class JfrogEmulator(Emulator):
         keys: Collection[str],
         max_page_size: int = 100,
     ) -> None:
-        self.upstream = upstream
+        super().__init__("artifactory", upstream)
         self.max_page_size = max_page_size
         self.users = dict(users)
         self.keys = sorted(keys)
-        self.server = VendorServer(
-            "artifactory", upstream=upstream.url, gate=BasicGate(self._authenticate)
-        )
+        self.server.gate = BasicGate(self._authenticate)
         self.server.route("GET", r"/artifactory/api/repositories", self._repositories)
         self.server.route(
             "GET", r"/artifactory/api/docker/(?P<key>[^/]+)/v2/_catalog", self._catalog
         )
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def _authenticate(self, user: str, password: str) -> str | None:
         return user if self.users.get(user) == password else None

@@ -12,22 +12,14 @@ realm), robot accounts ``<org>+<name>`` pushing in their organisation.
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
+from typing import Unpack
 
 from tests.support.registries import RunningRegistry
-from tests.support.vendors.base import (
-    BearerGate,
-    Emulator,
-    Request,
-    Response,
-    TokenStore,
-    VendorServer,
-    basic_user,
-    token_endpoint,
-)
+from tests.support.vendors.base import Accounts, AccountsEmulator, Request, Response, VendorServer
 
 
-class QuayEmulator(Emulator):
+class QuayEmulator(AccountsEmulator):
     """Quay over ``upstream``: ``users`` (robots included) map to passwords, ``api_tokens``
     to the user an OAuth token acts for; ``private`` repositories need membership."""
 
@@ -35,34 +27,22 @@ class QuayEmulator(Emulator):
         self,
         upstream: RunningRegistry,
         *,
-        users: Mapping[str, str],
         api_tokens: Mapping[str, str] | None = None,
-        private: Collection[str] = (),
-        max_page_size: int = 100,
+        **accounts: Unpack[Accounts],
     ) -> None:
-        self.upstream = upstream
-        self.users = dict(users)
+        super().__init__(upstream, **accounts)
         self.api_tokens = dict(api_tokens or {})
-        self.private = set(private)
-        self.max_page_size = max_page_size
-        self.tokens = TokenStore()
         self.server = VendorServer("quay.io", upstream=upstream.url)
-        self.server.gate = BearerGate(self.tokens, f"{self.server.url}/v2/auth", "quay.io")
-        self.server.route("GET", r"/v2/auth", token_endpoint(self.tokens, self._login, self._may))
+        self.server.gate = self._token_realm(self.server, "/v2/auth", "quay.io")
         self.server.route("GET", r"/api/v1/repository", self._repositories)
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def _login(self, request: Request) -> str | None:
-        return basic_user(request, self.users)
-
-    def _may(self, subject: str, resource: str) -> Collection[str]:
+    def _owns(self, subject: str, namespace: str) -> bool:
         """A user (or one of an organisation's robots) owns its namespace."""
-        if subject and subject.split("+", 1)[0] == resource.split("/", 1)[0]:
-            return ("pull", "push")
-        return () if resource in self.private else ("pull",)
+        return subject.split("+", 1)[0] == namespace
 
     def _repositories(self, request: Request) -> Response:
         caller = ""
