@@ -14,6 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from regrep.cancellation import Cancellation
 
 KIB = 1024
 _MIN_SLICE = 4 * KIB
@@ -49,8 +53,12 @@ class Bandwidth:
         """The limit of a rule's ``speed_limit_kbps`` (KiB per second, as Harbor counts)."""
         return cls(kbps * KIB)
 
-    def take(self, amount: int) -> float:
-        """Wait until ``amount`` bytes may pass; the seconds waited."""
+    def take(self, amount: int, *, pause: Callable[[float], None] | None = None) -> float:
+        """Wait until ``amount`` bytes may pass; the seconds waited.
+
+        ``pause`` replaces the sleep: a stoppable copy waits on its
+        :class:`~regrep.cancellation.Cancellation`, which raises when the copy is stopped.
+        """
         with self._lock:
             now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
@@ -58,13 +66,21 @@ class Bandwidth:
             self._tokens -= amount
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait > 0:
-            self._sleep(wait)
+            (pause or self._sleep)(wait)
         return wait
 
-    def throttle(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        """Pass ``chunks`` on in slices, each once the bucket allows it."""
+    def throttle(
+        self, chunks: Iterable[bytes], *, stop: Cancellation | None = None
+    ) -> Iterator[bytes]:
+        """Pass ``chunks`` on in slices, each once the bucket allows it.
+
+        With ``stop``, the waits end (raising :class:`~regrep.cancellation.CopyStopped`) as
+        soon as the copy is stopped: queued behind other streams' debts, a wait can last a
+        while, and a stopped task must not sit it out.
+        """
+        pause = stop.wait if stop is not None else None
         for chunk in chunks:
             for offset in range(0, len(chunk), self.slice):
                 piece = chunk[offset : offset + self.slice]  # the chunk itself if it fits
-                self.take(len(piece))
+                self.take(len(piece), pause=pause)
                 yield piece

@@ -15,7 +15,11 @@ Per blob, in order of cost:
    resumable chunks (:meth:`RegistryClient.send_blob`). An interrupted stream restarts
    the blob in a new session (:func:`~regrep.registry.retry.restart_interrupted`).
 
-A few blobs travel at once; the first failure cancels those not yet started.
+A few blobs travel at once; the first failure cancels those not yet started. A stopped
+task (:mod:`regrep.cancellation`) abandons them all: the streams in flight end at their next
+chunk (a download blocked on a slow source is broken off), their upload sessions are
+cancelled, no blob starts, and :class:`~regrep.cancellation.CopyStopped` propagates, so the
+caller pushes no manifest.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from regrep.bandwidth import Bandwidth
+from regrep.cancellation import Cancellation, CopyStopped
 from regrep.ledger import BlobLedger
 from regrep.oci import Descriptor
-from regrep.registry import RegistryClient
+from regrep.registry import BlobStream, RegistryClient
 from regrep.registry.retry import restart_interrupted
 from regrep.registry.upload import BlobUpload
 from regrep.tuning import DEFAULT_CONCURRENT_BLOBS
@@ -52,12 +57,14 @@ class Transfer:
     sends each blob as PATCHes of that size, resumable when one is interrupted, instead of
     one streamed PUT; each chunk in flight is held in memory. ``bandwidth`` caps the bytes
     per second of the whole task, and the ``ledger`` lets its copies share their uploads.
+    Cancelling ``stop`` (the task was terminated) abandons every copy of the task.
     """
 
     max_concurrent_blobs: int = DEFAULT_CONCURRENT_BLOBS
     chunk_size: int | None = None
     bandwidth: Bandwidth | None = None
     ledger: BlobLedger = field(default_factory=BlobLedger)
+    stop: Cancellation = field(default_factory=Cancellation, compare=False)
 
     @classmethod
     def of(cls, rule: Rule) -> Transfer:
@@ -123,20 +130,48 @@ class BlobCopier:
         """Copy ``blobs`` a few at a time; the first failure cancels what has not started.
 
         ``anew``: the destination repository has lost them, whatever the ledger says.
+        Raises :class:`CopyStopped` when the task's copies were stopped, before or during
+        these, even if they all made it: the caller must not push what needs them. An
+        exception raised in this thread while it waits (the stop's signal, Airflow's
+        timeout, Ctrl-C) stops the copies in flight too, instead of waiting for them.
         """
+        stop = self.transfer.stop
+        stop.check()
         workers = max(1, self.transfer.max_concurrent_blobs)
         with ThreadPoolExecutor(workers, thread_name_prefix="regrep-blob") as pool:
             futures = [pool.submit(self.copy, blob, anew=anew) for blob in blobs]
-            wait(futures, return_when=FIRST_EXCEPTION)
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            except BaseException as interrupted:
+                stop.cancel(f"interrupted by {type(interrupted).__name__}")
+                self._stopped(futures)
+                raise  # the pool's exit waits for the streams, which end at their next chunk
+            if stop.stopped:
+                self._stopped(futures)
+                stop.check()
             for future in futures:
                 future.cancel()
             for future in futures:
                 error = None if future.cancelled() else future.exception()
                 if error is not None:
                     raise error
+        stop.check()  # stopped as the last blob arrived: push nothing that needs them
+
+    def _stopped(self, futures: Sequence[Future[None]]) -> None:
+        """Cancel the copies that have not started and say what the stop abandoned."""
+        pending = sum(future.cancel() for future in futures)
+        running = sum(not future.done() for future in futures)
+        self.log.warning(
+            "blob copies to %s stopped (%s): %d in flight abandoned, %d not started",
+            self.dst_repo,
+            self.transfer.stop.reason,
+            running,
+            pending,
+        )
 
     def copy(self, blob: Descriptor, *, anew: bool = False) -> None:
         """Make one blob exist in the destination repository."""
+        self.transfer.stop.check()
         started = time.monotonic()
         placed = self._place(blob, self._mount_source(blob.digest)) if anew else self._ensure(blob)
         self._tally(placed, blob, started)
@@ -173,6 +208,7 @@ class BlobCopier:
 
     def _place(self, blob: Descriptor, mount_from: str | None) -> tuple[Outcome, int, str | None]:
         """Mount ``blob`` from ``mount_from``, or else upload it: (outcome, bytes, from)."""
+        self.transfer.stop.check()  # e.g. woken by the ledger when a stopped upload gave up
         if mount_from is None:
             upload = self.destination.start_upload(self.dst_repo, blob.digest)
         else:
@@ -183,11 +219,11 @@ class BlobCopier:
         sessions = [upload]
 
         def attempt() -> int:
-            session = (
-                sessions.pop()
-                if sessions
-                else self.destination.start_upload(self.dst_repo, blob.digest)
-            )
+            if sessions:  # a stop from now on ends in send_blob, which cancels the session
+                session = sessions.pop()
+            else:
+                self.transfer.stop.check()  # a stopped copy is not restarted
+                session = self.destination.start_upload(self.dst_repo, blob.digest)
             return self._stream(blob, session)
 
         # A broken stream cannot be replayed request by request: the blob restarts whole.
@@ -195,17 +231,41 @@ class BlobCopier:
         return "copied", copied, None
 
     def _stream(self, blob: Descriptor, upload: BlobUpload) -> int:
-        """GET the blob at the source straight into ``upload``; the bytes sent."""
-        with self.source.open_blob(self.src_repo, blob.digest) as stream:
-            size = stream.size if stream.size is not None else blob.size
-            bandwidth = self.transfer.bandwidth
-            self.destination.send_blob(
-                upload,
-                stream if bandwidth is None else bandwidth.throttle(stream),
-                size=size if size >= 0 else None,
-                chunk_size=self.transfer.chunk_size,
+        """GET the blob at the source straight into ``upload``; the bytes sent.
+
+        A stop ends the stream at its next chunk, or breaks off the download it waits on;
+        ``send_blob`` then cancels the upload session, so nothing half-written remains.
+        """
+        stop, bandwidth = self.transfer.stop, self.transfer.bandwidth
+        opened: BlobStream | None = None
+        try:
+            with (
+                self.source.open_blob(self.src_repo, blob.digest) as stream,
+                stop.aborting(stream.abort),
+            ):
+                opened = stream
+                size = stream.size if stream.size is not None else blob.size
+                chunks = stop.guard(stream)
+                self.destination.send_blob(
+                    upload,
+                    chunks if bandwidth is None else bandwidth.throttle(chunks, stop=stop),
+                    size=size if size >= 0 else None,
+                    chunk_size=self.transfer.chunk_size,
+                )
+                return stream.bytes_read
+        except BaseException as error:
+            if not stop.stopped:
+                raise
+            self.log.warning(
+                "abandoned blob %s (%s) after %s: %s",
+                blob.digest,
+                human_size(blob.size),
+                human_size(opened.bytes_read if opened is not None else 0),
+                stop.reason,
             )
-            return stream.bytes_read
+            if isinstance(error, CopyStopped):
+                raise
+            raise CopyStopped(stop.reason) from error  # the aborted read failed first
 
     def _tally(
         self, outcome: tuple[Outcome, int, str | None], blob: Descriptor, started: float

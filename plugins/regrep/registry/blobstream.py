@@ -8,7 +8,9 @@ destination) instead of trusting the destination to notice.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from contextlib import suppress
 
 import requests
 import urllib3
@@ -32,6 +34,22 @@ class BlobStream:
         length = response.headers.get("Content-Length")
         self.size: int | None = int(length) if length and length.isdigit() else None
         self.bytes_read = 0
+
+    def abort(self) -> None:
+        """Break off the download from another thread (a copy being stopped).
+
+        A read waits until a whole chunk has arrived, seconds on a slow source: shutting
+        the connection's socket down ends that read at once, and the stream then fails as
+        a dropped download (the connection is discarded, never reused). Best effort: a
+        response without a plain socket (another transport) is left to finish its read.
+        """
+        connection = getattr(self._response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            with suppress(OSError):
+                # socket.socket's own shutdown: an SSLSocket's would also drop its TLS
+                # state under the thread reading it.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def __iter__(self) -> Iterator[bytes]:
         hasher = digest_hasher(self.digest)
