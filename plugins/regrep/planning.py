@@ -9,6 +9,8 @@ label filter asks the source for labels (Harbor only).
 
 With ``copy_referrers`` the referrers tags and cosign tags (``sha256-<hex>[.sig]``) are no
 resources of their own: they travel with the manifest they name, whatever the tag filter.
+Each resource to copy carries the ones its copy will ask about (``referrer_tags``), so a
+copy task never lists the repository's tags again (see :func:`_hand_referrer_tags`).
 
 The comparison costs a request or two per tag at each end, which dominates planning time
 for thousands of tags, so those requests run in a small bounded thread pool; results are
@@ -22,14 +24,14 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from regrep import filters, oci
 from regrep.oci import Manifest
 from regrep.platforms import select_platforms
 from regrep.referrer_sync import ReferrerSync, subjects_for
-from regrep.referrers import is_referrer_tag
+from regrep.referrers import is_referrer_tag, referrer_tags_by_subject, referrers_tag
 from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
 from regrep.rules import ResourceType, Rule
@@ -40,39 +42,66 @@ PLAN_WORKERS = 8
 """Concurrent registry requests while planning: enough to hide latency, few enough to stay
 polite to a registry (and under typical rate limits)."""
 
+SHARED_REFERRER_TAGS = 32
+"""Referrer tags naming no planned tag's digest that every copy of a repository is handed, at
+most. Past that (orphaned signatures pile up where images are deleted), its copies list the
+repository's tags themselves rather than each carry them all through the plan's XCom."""
+
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
 class Resource:
-    """One tag to replicate: where it comes from, where it goes, and what it points at."""
+    """One tag to replicate: where it comes from, where it goes, and what it points at.
+
+    ``referrer_tags`` are the referrer tags of the source repository that the copy's
+    referrer survey may ask about, handed on by the plan that listed them; None when not
+    known, and the copy lists the repository's tags. A hint, not part of what the resource
+    is, so it takes no part in comparisons.
+    """
 
     source_repository: str
     tag: str
     destination_repository: str
     digest: str
     media_type: str
+    referrer_tags: tuple[str, ...] | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
         """``repo:tag`` at the source, for logs and task names."""
         return f"{self.source_repository}:{self.tag}"
 
-    def to_dict(self) -> dict[str, str]:
-        """A JSON-serialisable form (Airflow passes plans between tasks through XCom)."""
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (Airflow passes plans between tasks through XCom).
+
+        ``referrer_tags`` is left out when unknown, which is also how a resource planned
+        before resources carried it reads back.
+        """
+        data: dict[str, Any] = {name: getattr(self, name) for name in _TEXT_FIELDS}
+        if self.referrer_tags is not None:
+            data["referrer_tags"] = list(self.referrer_tags)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Resource:
         """Rebuild a resource from :meth:`to_dict`; ``ValueError`` if a field is missing."""
         values: dict[str, str] = {}
-        for field in dataclasses.fields(cls):
-            value = data.get(field.name)
+        for name in _TEXT_FIELDS:
+            value = data.get(name)
             if not isinstance(value, str):
-                raise ValueError(f"resource field {field.name!r} must be a string, got {value!r}")
-            values[field.name] = value
-        return cls(**values)
+                raise ValueError(f"resource field {name!r} must be a string, got {value!r}")
+            values[name] = value
+        tags = data.get("referrer_tags")
+        if tags is not None and not (
+            isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)
+        ):
+            raise ValueError(f"resource field 'referrer_tags' must list strings, got {tags!r}")
+        return cls(**values, referrer_tags=None if tags is None else tuple(tags))
+
+
+_TEXT_FIELDS = tuple(f.name for f in dataclasses.fields(Resource) if f.name != "referrer_tags")
 
 
 @dataclass(frozen=True)
@@ -166,7 +195,49 @@ def plan_replication(
         if outcome is not None:
             resource, same = outcome
             (unchanged if same else resources).append(resource)
+    if rule.copy_referrers:
+        resources = _hand_referrer_tags(resources, unchanged, inspector.tags)
     return Plan(resources=resources, unchanged=unchanged, listed=len(candidates))
+
+
+def _hand_referrer_tags(
+    resources: Sequence[Resource], unchanged: Sequence[Resource], tags: Mapping[str, set[str]]
+) -> list[Resource]:
+    """``resources``, each carrying the referrer tags its copy's survey may ask about.
+
+    A copy surveys the referrers of its digest, of an index's children and, recursively, of
+    referrers, asking for referrers tags and cosign tags by name. Planning listed every
+    tag; handing each copy the whole list would put resources x tags into the XCom, and
+    leaving it to the copies would list a large repository once per copy. A resource gets
+    the tags naming its own digest, plus those naming a digest no planned tag of its
+    repository has: children, referrers, images deleted since. The tags naming another
+    planned tag's digest are left to that tag's copy (or were found in place, when it is
+    unchanged). Where those shared tags exceed :data:`SHARED_REFERRER_TAGS`, the
+    repository's resources carry None and their copies list the tags.
+    """
+    planned: dict[str, set[str]] = {}
+    for resource in [*resources, *unchanged]:
+        planned.setdefault(resource.source_repository, set()).add(referrers_tag(resource.digest))
+    handouts: dict[str, tuple[dict[str, list[str]], list[str] | None]] = {}
+    for repository, subjects in planned.items():
+        grouped = referrer_tags_by_subject(tags[repository])
+        shared = [tag for key, group in grouped.items() if key not in subjects for tag in group]
+        kept: list[str] | None = shared
+        if len(shared) > SHARED_REFERRER_TAGS:
+            log.info(
+                "%s has %d referrer tags naming no planned tag: its copies list its tags",
+                repository,
+                len(shared),
+            )
+            kept = None
+        handouts[repository] = grouped, kept
+    handed: list[Resource] = []
+    for resource in resources:
+        grouped, kept = handouts[resource.source_repository]
+        own = grouped.get(referrers_tag(resource.digest), [])
+        carried = None if kept is None else tuple(sorted([*own, *kept]))
+        handed.append(dataclasses.replace(resource, referrer_tags=carried))
+    return handed
 
 
 class _Inspector:

@@ -106,7 +106,8 @@ class ReferrerSync:
     ) -> ReferrerPlan:
         """Find what the destination lacks of the referrers of ``subjects``.
 
-        ``source_tags``, when the caller has listed the source repository, saves probing
+        ``source_tags``, the source repository's tags (its referrer tags suffice, see
+        :func:`~regrep.referrers.find_referrers`) when the caller knows them, saves probing
         for referrers tags and cosign tags that do not exist.
         """
         plan = ReferrerPlan()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,21 @@ def is_referrer_tag(tag: str) -> bool:
     travel with it instead of being replicated as resources of their own.
     """
     return _REFERRER_TAG.fullmatch(tag) is not None
+
+
+def referrer_tags_by_subject(tags: Iterable[str]) -> dict[str, list[str]]:
+    """The referrer tags among ``tags``, grouped by the referrers tag of the digest they name.
+
+    ``sha256-<hex>`` and its cosign tags ``sha256-<hex>.sig``, ``.att`` and ``.sbom`` share
+    the key ``sha256-<hex>`` (:func:`referrers_tag` of the subject): the group is every tag
+    :func:`find_referrers` may ask about for that subject, so whoever holds a repository's
+    tag list can hand on just the groups of the subjects another process will survey.
+    """
+    grouped: dict[str, list[str]] = {}
+    for tag in sorted(tags):
+        if is_referrer_tag(tag):
+            grouped.setdefault(tag.split(".", 1)[0], []).append(tag)
+    return grouped
 
 
 def referrer_descriptor(manifest: Manifest) -> Descriptor:
@@ -103,7 +118,8 @@ def find_referrers(
 
     The referrers API when the registry has it, else the referrers tag; cosign tags in
     both cases. ``tags``, when the caller has listed the repository, spares a request for
-    each tag that is not there.
+    each tag that is not there; only its referrer tags count (a referrers tag or cosign tag
+    absent from it is taken to be absent at the registry), so it may be just those.
     """
     attached = client.list_referrers(repository, subject)
     index = None

@@ -91,9 +91,11 @@ def copy_resource(
     refuses legacy content. ``mount_from`` names other destination repositories that may
     hold the blobs (the caller knows what it replicated before); ``transfer`` says how blobs
     travel (:class:`~regrep.blobcopy.Transfer`). ``source_tags`` is the source repository's
-    tag list when the caller has it: the referrer survey then asks only for referrers tags
-    and cosign tags that exist (without it, the list is read once here). Registry errors
-    propagate as the typed errors of :mod:`regrep.registry.errors`.
+    tag list, or just the referrer tags the survey may ask about (what a plan hands each
+    resource, :attr:`~regrep.planning.Resource.referrer_tags`), when the caller has it: the
+    survey then asks only for referrers tags and cosign tags that exist (without it, the
+    list is read once here). Registry errors propagate as the typed errors of
+    :mod:`regrep.registry.errors`.
     """
     log = log or logger
     started = time.monotonic()
@@ -192,7 +194,8 @@ def _copy_referrers(
     """Copy the referrers of ``manifest`` and of every manifest it contains.
 
     Without a referrers API, each subject would cost a probe for its referrers tag and
-    one per cosign tag; one listing of the source's tags answers them all.
+    one per cosign tag; ``source_tags`` answers them all, else one listing of the
+    source's tags does.
     """
     subjects = subjects_for(original.digest, manifest, copier.fetch)
     if manifest.digest not in subjects:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from regrep.planning import plan_replication
+from regrep.planning import Resource, plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
 from regrep.transfer import copy_resource
@@ -277,3 +277,40 @@ def test_referrers_of_index_children_are_copied_by_digest(registry_pair: Registr
     assert manifest_digest(dst, "multi", "1.0") == index.digest
     assert manifest_digest(dst, "multi", sbom.digest) == sbom.digest
     assert _listed(dst, "multi", arm.digest) == [sbom.digest]
+
+
+def test_the_plan_hands_each_copy_the_referrer_tags_it_asks_about(
+    registry_pair: RegistryPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = registry_pair
+    signed = push_image(src, "app", "1", layer_sizes=(64,))
+    listed = push_image(src, "app", "2", layer_sizes=(64,))
+    multi = push_index(src, "app", "3", layer_sizes=(64,))
+    signature = push_cosign(src, signed, ".sig", b"cosign signature")
+    attach(src, listed, NOTATION, b"notation signature")
+    child_signature = push_cosign(src, multi.children[0], ".sig", b"signature of a child")
+    rule = Rule.model_validate({"name": "r", "source": "src", "destination": "dst"})
+    source, destination = _client(src.url, "src"), _client(dst.url, "dst")
+
+    plan = plan_replication(rule, source, destination)
+
+    # Its own tags, plus those naming no planned tag's digest (here an index child's).
+    shared = child_signature.reference
+    handed = {r.tag: r.referrer_tags for r in plan.resources}
+    assert handed == {
+        "1": tuple(sorted([signature.reference, shared])),
+        "2": tuple(sorted([referrers_tag(listed.digest), shared])),
+        "3": (shared,),
+    }
+    for resource in plan.resources:  # through XCom and back
+        restored = Resource.from_dict(json.loads(json.dumps(resource.to_dict())))
+        assert restored.referrer_tags == resource.referrer_tags
+    result = _copy(src.url, dst.url, "app", "3", source_tags=handed["3"])
+    assert result.referrers == 1
+    assert manifest_digest(dst, "app", shared) == child_signature.digest
+
+    # Too many such tags to hand every copy: the copies list the tags themselves.
+    monkeypatch.setattr("regrep.planning.SHARED_REFERRER_TAGS", 0)
+    replanned = plan_replication(rule, source, destination).resources
+    assert [(r.tag, r.referrer_tags) for r in replanned] == [("1", None), ("2", None)]
+    assert "referrer_tags" not in replanned[0].to_dict()

@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import get_current_context
 
 from regrep.blobcopy import Transfer
+from regrep.cancellation import stop_on_termination
 from regrep.executions.record import BATCH_RESULTS_KEY
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import recorded_failure, task_outcome
@@ -35,8 +36,16 @@ def copy(
     """
     entries = [entry, *more]
     label = Resource.from_dict(entry["resource"]).label
-    with recorded_failure(label), task_outcome(), rule_clients(rule) as (source, destination):
-        transfer = Transfer.of(rule)  # one per task: the batch's copies share its uploads
+    transfer = Transfer.of(rule)  # one per task: the batch's copies share its uploads
+    # Airflow stops a task with SIGTERM: end the copy at once instead of being SIGKILLed.
+    with (
+        stop_on_termination(
+            transfer.stop, log, what=f"{label} (+{len(more)} more)" if more else label
+        ),
+        recorded_failure(label),
+        task_outcome(),
+        rule_clients(rule) as (source, destination),
+    ):
         if not more:
             return _copy_one(rule, source, destination, entry, transfer)
         return _copy_batch(rule, source, destination, entries, transfer)
@@ -73,7 +82,7 @@ def _copy_one(
         copy_referrers=rule.copy_referrers,
         platforms=rule.filters.platforms,
         transfer=transfer,
-        source_tags=source_tags,
+        source_tags=item.referrer_tags if source_tags is None else source_tags,
         log=log,
     )
     return {"resource": item.label, **result.to_dict()}
@@ -88,7 +97,8 @@ def _copy_batch(
 ) -> list[dict[str, Any]]:
     """Copy each resource of a batch; one failure does not stop the others.
 
-    Each source repository's tags are listed once for the batch (referrer lookups). If a
+    The plan hands each resource the referrer tags its copy asks about; where it could not,
+    the source repository's tags are listed once for the batch. If a
     resource failed, the results are left as :data:`BATCH_RESULTS_KEY` and the first
     transient error (else the first error) fails the task: a retry copies the batch again,
     finding in place what already made it.
@@ -101,7 +111,7 @@ def _copy_batch(
         item = Resource.from_dict(entry["resource"])
         try:
             tags = None
-            if rule.copy_referrers:
+            if rule.copy_referrers and item.referrer_tags is None:
                 repository = item.source_repository
                 if repository not in tag_lists:
                     tag_lists[repository] = set(source.list_tags(repository))
