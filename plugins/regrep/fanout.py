@@ -67,12 +67,15 @@ def seed(
     mount_from: Sequence[str],
     log: logging.Logger,
     max_tasks: int = MAX_COPY_TASKS,
+    *,
+    transfer: Transfer,
 ) -> list[dict[str, str]]:
     """Copy the large blobs the plan's resources share, once (:mod:`regrep.seeding`).
 
     Only for a run of one instance per resource: a batch shares its uploads in its own
     process, and reading thousands of manifests ahead would slow planning down more than
-    it saves. ``mount_from`` names destination repositories that may hold them already.
+    it saves. ``mount_from`` names destination repositories that may hold them already;
+    ``transfer`` (:meth:`Transfer.of` the rule) is the plan task's, so its stop reaches them.
     """
     resources = plan.resources
     if not 1 < len(resources) <= max_tasks:
@@ -81,7 +84,7 @@ def seed(
         source,
         destination,
         resources,
-        transfer=Transfer.of(rule),
+        transfer=transfer,
         log=log,
         mount_from=mount_from,
         platforms=rule.filters.platforms,

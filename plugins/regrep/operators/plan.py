@@ -16,6 +16,8 @@ from typing import Any
 from airflow.sdk import Asset, Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from regrep.blobcopy import Transfer
+from regrep.cancellation import stop_on_termination
 from regrep.events import EventError, ImageEvent, asset_name, asset_uri
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY
 from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
@@ -121,14 +123,29 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
             "set enabled: true to replicate"
         )
     scope = scope_of(rule, events)
-    with task_outcome(), rule_clients(rule) as (source, destination):
+    transfer = Transfer.of(rule)
+    # Stopped by Airflow (SIGTERM), the plan ends at once, shared blobs in flight abandoned.
+    with (
+        stop_on_termination(transfer.stop, log, what=f"the shared blobs of rule {rule.name}"),
+        task_outcome(),
+        rule_clients(rule) as (source, destination),
+    ):
         try:
             result = plan_replication(rule, source, destination, only=scope.only)
         except ValueError as error:  # the rule cannot apply to what the source holds
             raise AirflowFailException(f"rule {rule.name!r}: {error}") from error
         tasks = min(MAX_COPY_TASKS, conf.getint("core", "max_map_length", fallback=1024))
         held = list(dict.fromkeys(r.destination_repository for r in result.unchanged))
-        seeded = seed(rule, result, source, destination, held[-MOUNT_CANDIDATES:], log, tasks)
+        seeded = seed(
+            rule,
+            result,
+            source,
+            destination,
+            held[-MOUNT_CANDIDATES:],
+            log,
+            tasks,
+            transfer=transfer,
+        )
     copies = copy_entries(result, mount_candidates(result), seeded, tasks)
     log.info(
         "rule %s: %d tag(s) listed at %s, %d to copy to %s, %d unchanged, %d to delete",

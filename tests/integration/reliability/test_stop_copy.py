@@ -31,10 +31,14 @@ from regrep.airflow_api import ApiError
 from regrep.bandwidth import Bandwidth
 from regrep.blobcopy import Transfer
 from regrep.cancellation import CopyStopped, stop_on_termination
+from regrep.operators.plan import plan
 from regrep.registry import RegistryClient
+from regrep.rules import Rule
 from regrep.transfer import copy_resource
+from tests.integration.airflow.dagruns import Connect
 from tests.integration.deployment.conftest import STARTED
 from tests.support.airflow_deployment import Deployment, start_deployment
+from tests.support.blobs import blob_digest, make_blob
 from tests.support.images import blob_size, manifest_digest, push_image
 from tests.support.registries import RegistryPair, start_registry
 from tests.support.throttle import throttled
@@ -146,6 +150,37 @@ def test_a_copy_stopped_before_its_blobs_pushes_nothing(registry_pair: RegistryP
         )
     assert manifest_digest(dst, "apps/small", "1") is None
     assert not [r for r in dst.access_log() if r.method in ("POST", "PUT", "PATCH")]
+
+
+@pytest.mark.slow
+def test_a_stopped_plan_abandons_the_shared_blobs_it_was_seeding(
+    registry_pair: RegistryPair, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plan copies blobs that several resources share before the copies fan out: a
+    SIGTERM then (a run marked failed while planning) ends it as promptly as a copy."""
+    src, dst = registry_pair
+    connect("src", src)
+    connect("dst", dst)
+    base = make_blob(BIG, seed="stop-plan-base")
+    for tag in ("1", "2"):
+        push_image(src, "apps/web", tag, layer_sizes=(KIB,), base_layers=(base,))
+    rule = Rule.model_validate(
+        {"name": "stop-plan", "source": "src", "destination": "dst", "speed_limit_kbps": 256}
+    )
+    with sdk_handler() as sdk_calls, caplog.at_level(logging.INFO):
+        sent = terminate_after(2.0)
+        with pytest.raises(CopyStopped, match="terminated"):
+            plan(rule)
+        stopped_after = time.monotonic() - sent[0]
+
+    assert stopped_after < 2.0, f"the plan took {stopped_after:.1f} s to stop"
+    assert blob_threads() == []
+    assert sdk_calls == [signal.SIGTERM]
+    assert blob_size(dst, "apps/web", blob_digest(base)) is None
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(
+        m.startswith("stopped copying the shared blobs of rule stop-plan: ") for m in messages
+    )
 
 
 # --- Airflow's own stop, on a real deployment ------------------------------------------------
