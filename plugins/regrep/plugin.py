@@ -9,17 +9,43 @@ its run's note (:mod:`regrep.executions.listener`).
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from airflow.plugins_manager import AirflowPlugin
 
-# Task processes fork from Airflow processes that have loaded this plugin (the
-# LocalExecutor's from the scheduler): what the DAG file and a copy task import, imported
-# here once, spares every task process those imports (about 0.2 s of CPU each).
-import regrep.dag_factory
-import regrep.operators.copy  # noqa: F401
 from regrep.executions import listener
 from regrep.webhooks.app import app
 
 URL_PREFIX = "/regrep"
+
+PRELOADED = (
+    # What the DAG file and a copy task import.
+    "regrep.dag_factory",
+    "regrep.operators.copy",
+    # Airflow's task side, which the scheduler never imports itself: a LocalExecutor worker
+    # imports the supervisor when it runs its first task, a task process the rest.
+    "airflow.sdk.execution_time.supervisor",
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.sdk.execution_time.cache",
+    "airflow.sdk.definitions.connection",
+    "airflow.sdk.definitions.asset.metadata",
+    "airflow.sdk._shared.logging.factory",
+    "jinja2.ext",
+)
+"""Modules imported with the plugin, so that processes forked afterwards have them.
+
+Task processes fork from Airflow processes that have loaded this plugin: the scheduler loads
+it before its LocalExecutor forks the workers, a worker forks a supervisor for each task and
+the supervisor forks the task process. A module imported here is imported once per
+scheduler, not after those forks in every worker and task: the regrep modules spare each task
+about 0.2 s of CPU; Airflow's took a worker 0.2 to 1.9 s on its first task (on this loaded
+two-core machine, compiled from source: most while a run's copies start, up to eight workers
+running their first task at once) and each task process 0.3 s (docs/performance.md,
+"Per-task overhead"). The other components pay the import once, when they start.
+"""
+
+for _module in PRELOADED:
+    import_module(_module)
 
 
 class RegrepPlugin(AirflowPlugin):

@@ -25,7 +25,7 @@ DAG factory takes its task ids and XCom keys from here while Airflow parses DAG 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +156,28 @@ def build_execution(
         unchanged=int(counts.get("unchanged", 0)),
         outcomes=outcomes,
     )
+
+
+def copy_results_by_index(
+    copies: Sequence[Mapping[str, Any]], returned: Iterable[Any]
+) -> dict[int, Any]:
+    """The return values of the copy instances, read all at once, by map index.
+
+    Airflow hands a mapped task's return values over in one request but without their map
+    indexes, and leaves out instances that returned nothing. Each value names its resources
+    (``resource``, the first of a batch's results being the instance's own), and the plan's
+    ``copies`` (its return value) say which resource each instance copies, so the label
+    finds the index. A value that matches no instance is ignored.
+    """
+    from regrep.planning import Resource
+
+    index = {Resource.from_dict(entry["resource"]).label: i for i, entry in enumerate(copies)}
+    found: dict[int, Any] = {}
+    for value in returned:
+        first = value[0] if isinstance(value, list) and value else value
+        if isinstance(first, Mapping) and (i := index.get(str(first.get("resource")))) is not None:
+            found[i] = value
+    return found
 
 
 def _copy_outcomes(

@@ -18,8 +18,10 @@ from regrep.executions.record import (
     COPY_TASK,
     DELETE_TASK,
     PLAN_TASK,
+    RETURN_KEY,
     Execution,
     build_execution,
+    copy_results_by_index,
     render,
 )
 from regrep.rules import Rule
@@ -54,7 +56,14 @@ def summarise(rule: Rule, execution: Execution) -> dict[str, Any]:
 
 
 def current_execution(context: Context) -> Execution:
-    """This run's record, read through the task's own access to Airflow (task SDK)."""
+    """This run's record, read through the task's own access to Airflow (task SDK).
+
+    The copies' results are read in one request (every map index of the copy task's return
+    value at once) rather than one per copy instance, which took about 20 ms each here: 5 s
+    for 256 instances, all of it between the last copy and the run's end. Other XComs (a
+    failure's ``error``, a failed batch's results) are read one by one, where the record
+    needs them.
+    """
     ti = context["ti"]
     reported = ti.get_task_states(
         dag_id=ti.dag_id, task_ids=[PLAN_TASK, COPY_TASK, DELETE_TASK], run_ids=[ti.run_id]
@@ -63,8 +72,15 @@ def current_execution(context: Context) -> Execution:
         _task_key(key): None if state is None else str(state)
         for key, state in reported.get(ti.run_id, {}).items()
     }
+    copies = ti.xcom_pull(task_ids=PLAN_TASK, map_indexes=-1)
+    # A list of task ids: always a list back, even of one value.
+    results = copy_results_by_index(copies or [], ti.xcom_pull(task_ids=[COPY_TASK]) or [])
 
     def xcom(task_id: str, key: str, map_index: int) -> Any:
+        if key == RETURN_KEY and task_id == PLAN_TASK:
+            return copies
+        if key == RETURN_KEY and task_id == COPY_TASK:
+            return results.get(map_index)
         return ti.xcom_pull(task_ids=task_id, key=key, map_indexes=map_index)
 
     return build_execution(ti.dag_id, ti.run_id, "running", states, xcom)
