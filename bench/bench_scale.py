@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan_seconds, plan_requests, tasks, xcom_bytes = plan_once(rule, source, planned)
         print(
             f"\nplanning {args.tags} tags: {plan_seconds:.1f} s, {plan_requests} requests; "
-            f"{tasks} copy task instances (at most {MAX_COPY_TASKS}), plan XCom "
+            f"{tasks} copy task instances (at most {MAX_COPY_TASKS}), the mapped list (each "
+            f"instance reads it) "
             f"{xcom_bytes / 1024:.0f} KiB"
         )
         planned.stop()
@@ -145,15 +146,16 @@ def sha256(data: bytes) -> str:
 def plan_once(
     rule: Rule, source: RunningRegistry, destination: RunningRegistry
 ) -> tuple[float, int, int, int]:
-    """Plan with regrep's code: seconds, requests, copy task instances, XCom bytes."""
+    """Plan with regrep's code: seconds, requests, copy task instances, the bytes of the
+    list the copy task is mapped over."""
     before = len(source.access_log()) + len(destination.access_log())
     with RegistryClient(source.url, name="src") as src, RegistryClient(destination.url) as dst:
         started = time.monotonic()
         plan = plan_replication(rule, src, dst)
         seconds = time.monotonic() - started
     requests_made = len(source.access_log()) + len(destination.access_log()) - before
-    entries = copy_entries(plan, [[] for _ in plan.resources], [{} for _ in plan.resources])
-    return seconds, requests_made, len(entries), len(json.dumps(entries))
+    copy_map = copy_entries(plan, [[] for _ in plan.resources], [{} for _ in plan.resources])
+    return seconds, requests_made, len(copy_map.instances), len(json.dumps(copy_map.instances))
 
 
 def skopeo_sync(

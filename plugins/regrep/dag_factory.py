@@ -61,7 +61,7 @@ INVALID_TAG = "regrep-invalid"
 # a batch (see regrep.fanout) says how many more resources it copies.
 MAP_INDEX_TEMPLATE = (
     "{{ task.op_kwargs.resource.source_repository }}:{{ task.op_kwargs.resource.tag }}"
-    "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more | length }} more){% endif %}"
+    "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more }} more){% endif %}"
 )
 
 
@@ -143,7 +143,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
             resource: dict[str, Any],
             mount_from: list[str],
             seeded: dict[str, str],
-            more: list[dict[str, Any]],
+            more: int,
         ) -> dict[str, Any] | list[dict[str, Any]]:
             from regrep.operators.copy import copy as run_copy
 

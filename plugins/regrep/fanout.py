@@ -14,14 +14,19 @@ least :data:`MIN_BATCH`, and into at most :data:`MAX_COPY_TASKS` (fewer if
 A copy instance's keyword arguments are one resource's entry (``resource``, a
 :meth:`~regrep.planning.Resource.to_dict`, with the referrer tags its copy asks about so
 that no copy lists the source's tags again; ``mount_from``; ``seeded``, where the blobs
-it shares with other resources were put, see :mod:`regrep.seeding`) plus ``more``, the
-entries of the rest of its batch (empty when it has one resource).
+it shares with other resources were put, see :mod:`regrep.seeding`) plus ``more``, how many
+resources the rest of its batch holds (0 when it has one resource). The entries of that rest
+travel apart, as the plan's XCom :func:`~regrep.executions.record.batch_key` of the
+instance: every mapped instance reads the whole mapped list when it starts, so batches kept
+in it would have each of 250 instances of a 5,000-tag run read all 5,000 entries (1.4 MiB),
+which saturated the API server here until its requests timed out.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from regrep.blobcopy import Transfer
@@ -39,13 +44,21 @@ MIN_BATCH = 20
 a small image's copy a fraction of one, so a batch of 20 spends most of its time copying."""
 
 
+@dataclass(frozen=True)
+class CopyMap:
+    """What the copy task is mapped over, and the rest of each batch."""
+
+    instances: list[dict[str, Any]]  # each instance's keyword arguments, ``more`` a count
+    rests: dict[int, list[dict[str, Any]]]  # by map index: the entries after the first
+
+
 def copy_entries(
     plan: Plan,
     mount_from: Sequence[list[str]],
     seeded: Sequence[dict[str, str]],
     max_tasks: int = MAX_COPY_TASKS,
-) -> list[dict[str, Any]]:
-    """The keyword arguments of each copy task instance: at most ``max_tasks``."""
+) -> CopyMap:
+    """The copy task instances (at most ``max_tasks``) and the rests of their batches."""
     entries = [
         {"resource": resource.to_dict(), "mount_from": candidates, "seeded": shared}
         for resource, candidates, shared in zip(plan.resources, mount_from, seeded, strict=True)
@@ -53,10 +66,11 @@ def copy_entries(
     size = 1
     if len(entries) > max_tasks:
         size = max(MIN_BATCH, -(-len(entries) // max(1, max_tasks)))  # ceiling division
-    return [
-        {**entries[start], "more": entries[start + 1 : start + size]}
-        for start in range(0, len(entries), size)
-    ]
+    batches = [entries[start : start + size] for start in range(0, len(entries), size)]
+    return CopyMap(
+        instances=[{**batch[0], "more": len(batch) - 1} for batch in batches],
+        rests={index: batch[1:] for index, batch in enumerate(batches) if len(batch) > 1},
+    )
 
 
 def seed(

@@ -13,8 +13,9 @@ from what its task reported, and its state only fills the gaps:
 - no result and no final failure: stopped, by ``regrep executions stop``, by the UI, or
   because its process was lost while a retry was still due.
 
-A copy instance of a large run copies a batch of resources (:mod:`regrep.fanout`) and
-returns one result per resource; when it fails it leaves the results it has as
+A copy instance of a large run copies a batch of resources (:mod:`regrep.fanout`: its first
+in the mapped list, the rest in the plan's XCom :func:`batch_key`) and returns one result
+per resource; when it fails it leaves the results it has as
 :data:`BATCH_RESULTS_KEY`, so each resource of the batch gets its own outcome.
 
 :func:`build_execution` assembles an :class:`Execution` from task states and an XCom reader,
@@ -36,6 +37,12 @@ DELETIONS_KEY = "deletions"  # the plan's XCom of deletions for the delete task
 ERROR_KEY = "error"  # a work task's failure: ``{"resource", "message", "final"}``
 BATCH_RESULTS_KEY = "results"  # a failed batch copy's results, failed resources included
 RETURN_KEY = "return_value"
+
+
+def batch_key(index: int) -> str:
+    """The plan's XCom holding the rest of copy instance ``index``'s batch (its ``more``)."""
+    return f"batch-{index}"
+
 
 STATUSES = ("copied", "skipped", "unchanged", "deleted", "failed", "stopped", "in_progress")
 UNFINISHED = frozenset(
@@ -132,10 +139,7 @@ def build_execution(
         outcome
         for index, item in enumerate(copies)
         for outcome in _copy_outcomes(
-            [
-                Resource.from_dict(entry["resource"]).label
-                for entry in [item, *item.get("more", [])]
-            ],
+            [Resource.from_dict(entry["resource"]).label for entry in _batch(item, index, xcom)],
             index,
             states,
             xcom,
@@ -178,6 +182,12 @@ def copy_results_by_index(
         if isinstance(first, Mapping) and (i := index.get(str(first.get("resource")))) is not None:
             found[i] = value
     return found
+
+
+def _batch(item: Mapping[str, Any], index: int, xcom: XComReader) -> list[Mapping[str, Any]]:
+    """The entries copy instance ``index`` copies: its own, then the rest of its batch."""
+    rest = xcom(PLAN_TASK, batch_key(index), -1) if item.get("more") else None
+    return [item, *(rest or [])]
 
 
 def _copy_outcomes(

@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import get_current_context
+from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.blobcopy import Transfer
 from regrep.cancellation import stop_on_termination
-from regrep.executions.record import BATCH_RESULTS_KEY
+from regrep.executions.record import BATCH_RESULTS_KEY, PLAN_TASK, batch_key
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import recorded_failure, task_outcome
 from regrep.planning import Resource
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def copy(
-    rule: Rule, entry: Mapping[str, Any], more: Sequence[Mapping[str, Any]] = ()
+    rule: Rule, entry: Mapping[str, Any], more: int = 0
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """Copy the resource of ``entry`` (and of ``more``, the rest of a batch): its result.
+    """Copy the resource of ``entry`` (and the ``more`` resources of the rest of its batch,
+    read from the plan's XCom): its result.
 
     An entry is what the plan gave this instance (:mod:`regrep.fanout`): ``resource`` (a
     :meth:`Resource.to_dict`), ``mount_from`` and ``seeded``. The transfer engine logs each
@@ -34,14 +36,12 @@ def copy(
     ``resource``, the ``repo:tag`` label; a batch returns one per resource. A failure that
     will not be retried is recorded too, so the execution record tells it from a stop.
     """
-    entries = [entry, *more]
+    entries = [entry, *(batch_rest(more) if more else ())]
     label = Resource.from_dict(entry["resource"]).label
     transfer = Transfer.of(rule)  # one per task: the batch's copies share its uploads
     # Airflow stops a task with SIGTERM: end the copy at once instead of being SIGKILLed.
     with (
-        stop_on_termination(
-            transfer.stop, log, what=f"{label} (+{len(more)} more)" if more else label
-        ),
+        stop_on_termination(transfer.stop, log, what=f"{label} (+{more} more)" if more else label),
         recorded_failure(label),
         task_outcome(),
         rule_clients(rule) as (source, destination),
@@ -49,6 +49,20 @@ def copy(
         if not more:
             return _copy_one(rule, source, destination, entry, transfer)
         return _copy_batch(rule, source, destination, entries, transfer)
+
+
+def batch_rest(more: int) -> list[Mapping[str, Any]]:
+    """The entries after this instance's first, which the plan left as an XCom of its own."""
+    ti = get_current_context()["ti"]
+    key = batch_key(ti.map_index if ti.map_index is not None else -1)
+    rest = ti.xcom_pull(task_ids=PLAN_TASK, key=key)
+    if not isinstance(rest, list) or len(rest) != more:
+        found = f"{len(rest)} entries" if isinstance(rest, list) else "nothing"
+        raise AirflowFailException(
+            f"the plan's XCom {key!r} should hold the {more} other "
+            f"resources of this batch and holds {found}: clear the plan task to plan again"
+        )
+    return rest
 
 
 def _copy_one(

@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from regrep.blobcopy import Transfer
 from regrep.cancellation import stop_on_termination
 from regrep.events import EventError, ImageEvent, asset_name, asset_uri
-from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY
+from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, batch_key
 from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import task_outcome
@@ -44,15 +44,17 @@ class PlannedRun:
     ``deletions`` (:meth:`Deletion.to_dict`) for the delete task.
 
     Each copy is the keyword arguments of one copy task instance (``resource``, a
-    :meth:`Resource.to_dict`, ``mount_from``, ``seeded`` and ``more``, the rest of its
-    batch: see :mod:`regrep.fanout`); ``counts`` holds ``listed`` and
-    ``unchanged``. Airflow maps only over a task's return value, so the task returns the
-    copies and passes the rest as XComs of their own (:func:`plan_task`).
+    :meth:`Resource.to_dict`, ``mount_from``, ``seeded`` and ``more``, how many resources
+    the rest of its batch holds: see :mod:`regrep.fanout`); ``batches`` are those rests by
+    map index; ``counts`` holds ``listed`` and ``unchanged``. Airflow maps only over a
+    task's return value, so the task returns the copies and passes the rest as XComs of
+    their own (:func:`plan_task`).
     """
 
     copies: list[dict[str, Any]]
     counts: dict[str, int]
     deletions: list[dict[str, Any]]
+    batches: dict[int, list[dict[str, Any]]]
 
 
 def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
@@ -62,6 +64,8 @@ def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
     ti.xcom_push(COUNTS_KEY, planned.counts)
     if planned.deletions:
         ti.xcom_push(DELETIONS_KEY, planned.deletions)
+    for index, rest in planned.batches.items():
+        ti.xcom_push(batch_key(index), rest)
     return planned.copies
 
 
@@ -146,7 +150,8 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
             tasks,
             transfer=transfer,
         )
-    copies = copy_entries(result, mount_candidates(result), seeded, tasks)
+    copy_map = copy_entries(result, mount_candidates(result), seeded, tasks)
+    copies = copy_map.instances
     log.info(
         "rule %s: %d tag(s) listed at %s, %d to copy to %s, %d unchanged, %d to delete",
         rule.name,
@@ -173,6 +178,7 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
         log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
     return PlannedRun(
         copies=copies,
+        batches=copy_map.rests,
         counts={"listed": result.listed, "unchanged": len(result.unchanged)},
         deletions=[deletion.to_dict() for deletion in scope.deletions],
     )
