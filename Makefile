@@ -20,7 +20,7 @@ system-deps:
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	python3 -m uv sync --frozen
+	python3 -m uv sync --frozen --compile-bytecode
 	@touch $@
 
 ## The main job on the embedded default: two local registries, a demo rule, airflow standalone.
