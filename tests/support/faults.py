@@ -74,9 +74,10 @@ class Fault:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProxiedRequest:
-    """A request the proxy saw; ``status`` is None when no answer was sent (dropped)."""
+    """A request the proxy saw; ``status`` is None while unanswered, or when no whole answer
+    was sent (dropped, cut short)."""
 
     method: str
     path: str
@@ -238,15 +239,21 @@ class _Handler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
+        # Recorded on arrival and its status set before the answer goes out (send_response):
+        # a test asserting right after its client got an answer finds the request there.
+        self._seen = ProxiedRequest(self.command, urlsplit(self.path).path, None)
+        self.proxy._record(self._seen)
         fault = self.proxy._take(self.command, self.path)
-        status: int | None = None
         try:
-            status = self._serve(fault)
+            if self._serve(fault) is None:
+                self._seen.status = None  # cut short: no whole answer was sent
         except (OSError, http.client.HTTPException):
+            self._seen.status = None
             self.close_connection = True  # upstream died or the client left: hang up
-        finally:
-            self.proxy._record(ProxiedRequest(self.command, path, status))
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._seen.status = code
+        super().send_response(code, message)
 
     do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
 
