@@ -24,7 +24,7 @@ from regrep.registry import RegistryClient
 from regrep.registry.errors import ManifestInvalid, RegistryError
 
 _BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
-_RELINK_PAUSE = 0.2  # seconds: distribution's link rewrite takes well under a millisecond
+_RELINK_PAUSES = (0.2, 0.6, 1.8)  # seconds before each retry of a manifest push (see _put)
 # Statuses that mean something else than "this content is refused" (auth, absent, throttled).
 _NOT_A_REFUSAL = frozenset({401, 403, 404, 429, 502, 503, 504})
 
@@ -103,32 +103,36 @@ class ContentCopier:
         return self._put(manifest, reference)
 
     def _put(self, manifest: Manifest, reference: str) -> str:
-        """Push ``manifest``; once more if the registry lost track of a blob just placed.
+        """Push ``manifest``; again, a few times, if the registry lost track of a blob.
 
         distribution rewrites a repository's link to a blob in place (truncate, then write)
         whenever a copy uploads or mounts the blob there, so a manifest it checks meanwhile
         for a concurrent copy into the same repository can find the link empty and answer
-        MANIFEST_BLOB_UNKNOWN. The blobs are then looked up afresh (and copied again if really
-        missing) and the push retried once.
+        MANIFEST_BLOB_UNKNOWN. Copies of many tags of one repository (neighbouring batches of
+        a large run) keep re-linking their shared blobs for a while, so after a growing pause
+        the blobs are looked up afresh (and copied again if really missing) and the push is
+        tried again, :data:`_RELINK_PAUSES` times at most.
         """
-        try:
-            return self._put_once(manifest, reference)
-        except RegistryError as exc:
-            if _BLOB_UNKNOWN not in exc.codes:
-                raise
-            self.log.warning(
-                "%s: a blob of %s was unknown right after it was placed (a concurrent copy "
-                "into the repository?); checking the blobs again and retrying once",
-                exc,
-                manifest.digest,
-            )
-            time.sleep(_RELINK_PAUSE)
+        for pause in _RELINK_PAUSES:
+            try:
+                return self._put_once(manifest, reference)
+            except RegistryError as exc:
+                if _BLOB_UNKNOWN not in exc.codes:
+                    raise
+                self.log.warning(
+                    "%s: a blob of %s was unknown right after it was placed (a concurrent "
+                    "copy into the repository?); checking the blobs again and retrying in %.1f s",
+                    exc,
+                    manifest.digest,
+                    pause,
+                )
+            time.sleep(pause)
             blobs = self.blobs_of([manifest])
             missing = [
                 b for b in blobs if self.destination.blob_size(self.dst_repo, b.digest) is None
             ]
             self.blobs.copy_all(missing, anew=True)
-            return self._put_once(manifest, reference)
+        return self._put_once(manifest, reference)
 
     def _put_once(self, manifest: Manifest, reference: str) -> str:
         try:

@@ -215,4 +215,4 @@ def test_a_blob_lost_after_it_was_placed_is_copied_again(
     assert manifest_digest(dst, "app", "2") == second.digest
     assert manifest_digest(dst, "app", "1") == first.digest
     assert result.blobs_copied == 3  # config, top layer, and the base again
-    assert any("retrying once" in r.getMessage() for r in caplog.records)
+    assert any("retrying in 0.2 s" in r.getMessage() for r in caplog.records)
