@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from regrep.executions.record import NOTE_LIMIT, Execution, build_execution, note, render
+from regrep.executions.record import (
+    NOTE_LIMIT,
+    Execution,
+    build_execution,
+    copy_results_by_index,
+    note,
+    render,
+)
 
 RUN = "manual__2024-01-01T00:00:00+00:00"
 
@@ -151,3 +158,28 @@ def test_a_long_record_is_cut_to_fit_a_note() -> None:
     assert len(text) <= NOTE_LIMIT
     assert text.startswith(f"replicate_r {RUN}: running\n62 tag(s) listed, 60 to replicate")
     assert text.splitlines()[-1].endswith("more line(s): regrep executions show")
+
+
+# The summary reads every copy's result at once and tells them apart by resource label.
+
+
+def result(label: str) -> dict[str, Any]:
+    return {"resource": label, "status": "copied", "message": f"copied {label}"}
+
+
+def test_results_find_their_instances_by_label_whatever_is_missing() -> None:
+    copies = [resource("a", "1"), resource("b", "1"), resource("c", "1")]
+    # Airflow leaves out the instance that returned nothing (b:1 failed).
+    returned = [result("a:1"), result("c:1")]
+    assert copy_results_by_index(copies, returned) == {0: result("a:1"), 2: result("c:1")}
+
+
+def test_a_batch_is_found_by_its_first_resource() -> None:
+    copies = [{**resource("a", "1"), "more": 1}, {**resource("b", "1"), "more": 1}]
+    batch = [result("b:1"), result("b:2")]
+    assert copy_results_by_index(copies, [batch]) == {1: batch}
+
+
+def test_values_that_match_no_instance_are_ignored() -> None:
+    copies = [resource("a", "1")]
+    assert copy_results_by_index(copies, [None, [], {"status": "copied"}, result("z:9")]) == {}

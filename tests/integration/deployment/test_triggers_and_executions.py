@@ -13,11 +13,10 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -28,13 +27,13 @@ from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.images import delete_manifest, manifest_digest, push_image
 from tests.support.registries import RunningRegistry, start_registry
 from tests.support.throttle import throttled
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parents[3]
 REGREP = Path(sys.executable).with_name("regrep")
 CONN_TYPE = "regrep_docker_registry"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,15 +141,6 @@ def registries(
     yield start
     for registry in started:
         registry.stop()
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 90) -> T:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
-    return result
 
 
 def test_manual_rule_runs_when_triggered_and_records_its_execution(

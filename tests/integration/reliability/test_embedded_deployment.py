@@ -21,11 +21,11 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -35,6 +35,7 @@ from tests.integration.reliability.integrity import complete_digest
 from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.images import OCI_MANIFEST, PushedImage, push_image
 from tests.support.registries import RunningRegistry, start_registry
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
@@ -44,7 +45,6 @@ RESOURCES = 8  # mapped copies of the run(s) the burst starts
 EVENTS = 2000  # in envelopes of ENVELOPE events, from SENDERS concurrent senders
 ENVELOPE = 10
 SENDERS = 8
-T = TypeVar("T")
 
 
 CONCURRENCY = ("AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG")
@@ -184,15 +184,6 @@ def envelope(site: Site, labels: list[str]) -> dict[str, Any]:
     return {"events": events}
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1)
-    return result
-
-
 def test_the_webhook_refuses_bad_requests_with_4xx_and_records_nothing(site: Site) -> None:
     label = next(iter(site.images))
     good = envelope(site, [label])
@@ -279,7 +270,9 @@ def test_a_burst_of_events_is_recorded_once_each_and_replicated_once(site: Site)
     assert sum(recorded.values()) == EVENTS, f"{recorded} after {burst_seconds:.0f} s"
     assert recorded == Counter({label: EVENTS // len(labels) for label in labels})
 
-    runs = wait_for("the runs the burst started to end", lambda: settled(site), timeout=240)
+    runs = wait_for(
+        "the runs the burst started to end", lambda: settled(site), timeout=240, every=1
+    )
     copies: Counter[str] = Counter()
     for run_id in runs:
         for ti in site.deployment.task_instances(site.dag_id, run_id):

@@ -17,12 +17,12 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -42,12 +42,12 @@ from tests.support.blobs import blob_digest, make_blob
 from tests.support.images import blob_size, manifest_digest, push_image
 from tests.support.registries import RegistryPair, start_registry
 from tests.support.throttle import throttled
+from tests.support.waiting import wait_for
 
 MIB = 1 << 20
 KIB = 1024
 BIG = 8 * MIB  # 32 s at 256 KiB/s: a stop that waited for the blob would show
 REPO = Path(__file__).resolve().parents[3]
-T = TypeVar("T")
 
 
 @contextmanager
@@ -184,15 +184,6 @@ def test_a_stopped_plan_abandons_the_shared_blobs_it_was_seeding(
 
 
 # --- Airflow's own stop, on a real deployment ------------------------------------------------
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 120) -> T:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
-    return result
 
 
 def log_entries(
