@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -43,6 +44,9 @@ DEFAULT_RULES_DIR = Path("dags/rules")
 EXIT_OK = 0
 EXIT_INVALID = 1  # usage errors exit 2 from argparse itself
 EXIT_FAILED = 1
+
+DAG_SETTLE_SECONDS = 3.0  # longer than a parse's save of the DAG file takes
+DAG_SETTLE_POLL_SECONDS = 0.25
 
 ApiHandler = Callable[[AirflowApi, argparse.Namespace], int]
 API_HELP = (
@@ -113,13 +117,37 @@ def _delete_rule(api: AirflowApi, args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     path.unlink()
-    try:
-        api.delete(f"/api/v2/dags/{rule.dag_id}")
-    except ApiError as error:
-        if error.status != 404:  # 404: Airflow had not parsed it yet
-            raise
+    _delete_dag(api, rule.dag_id)
     print(f"deleted rule {rule.name}: removed {path} and the DAG {rule.dag_id}")
     return EXIT_OK
+
+
+def _delete_dag(api: AirflowApi, dag_id: str) -> None:
+    """Delete the DAG, and again if a parse that read the rule file before it went writes it back.
+
+    The DAG processor may be parsing the DAG file while the rule file is removed; such a parse
+    can save the DAG after it was deleted (seen in CI). The factory drops DAGs whose rule file
+    is gone by the end of a parse, which leaves only a short window: watching the DAG for
+    ``DAG_SETTLE_SECONDS`` covers it.
+    """
+    deadline = time.monotonic() + DAG_SETTLE_SECONDS
+    while True:
+        try:
+            api.delete(f"/api/v2/dags/{dag_id}")
+        except ApiError as error:
+            if error.status != 404:  # 404: Airflow had not parsed it yet, or it is gone
+                raise
+        while time.monotonic() < deadline:
+            time.sleep(DAG_SETTLE_POLL_SECONDS)
+            try:
+                api.get(f"/api/v2/dags/{dag_id}")
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                continue
+            break  # written back: delete it again
+        else:
+            return
 
 
 def _show_execution(api: AirflowApi, args: argparse.Namespace) -> int:

@@ -93,12 +93,14 @@ def build_dags(default_rules_dir: Path) -> dict[str, DAG]:
     wanted = get_parsing_context().dag_id
     files, errors = rule_files([rules_dir(default_rules_dir)])
     dags: dict[str, DAG] = {}
+    read_from: dict[str, Path] = {}
     invalid: list[RuleError] = list(errors)
     for path, outcome in load_rule_files(files):
         if isinstance(outcome, RuleError):
             invalid.append(outcome)
         elif wanted in (None, outcome.dag_id):
             dags[outcome.dag_id] = rule_dag(outcome, path)
+            read_from[outcome.dag_id] = path
     for error in invalid:
         dag_id = invalid_dag_id(error.path)
         if wanted not in (None, dag_id):
@@ -108,7 +110,13 @@ def build_dags(default_rules_dir: Path) -> dict[str, DAG]:
             log.error("%s is taken by a valid rule: no DAG reports %s", dag_id, error.path)
         else:
             dags[dag_id] = invalid_rule_dag(dag_id, error)
-    return dags
+    # A rule deleted (``regrep rules delete``) while this parse ran must not be saved again
+    # after its DAG was deleted: drop the DAGs whose file is gone by now.
+    return {
+        dag_id: dag
+        for dag_id, dag in dags.items()
+        if dag_id not in read_from or read_from[dag_id].exists()
+    }
 
 
 def rule_dag(rule: Rule, path: Path) -> DAG:
@@ -123,6 +131,9 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
         max_active_runs=1,  # Harbor runs one execution of a policy at a time
         is_paused_upon_creation=not rule.enabled,
         tags=["regrep", rule.trigger.type],
+        # Only the DAG file's globals count (see build_dags): a DAG built for a rule file
+        # deleted during the parse is left out of them, and must not be collected anyway.
+        auto_register=False,
         default_args={
             "retries": rule.retries,
             "retry_delay": timedelta(minutes=rule.retry_delay_minutes),
@@ -251,6 +262,7 @@ def invalid_rule_dag(dag_id: str, error: RuleError) -> DAG:
         start_date=START_DATE,
         catchup=False,
         tags=["regrep", INVALID_TAG],
+        auto_register=False,  # as rule_dag's
     ) as dag:
 
         @task(task_id="invalid_rule", retries=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,30 @@ def test_a_rule_file_removed_from_the_folder_leaves_the_other_rules_alone(
     assert {"replicate_stays", "replicate_goes"} <= set(load_dags().dags)
 
     gone.unlink()
+    bag = load_dags()
+
+    assert not bag.import_errors
+    assert "replicate_stays" in bag.dags
+    assert "replicate_goes" not in bag.dags
+
+
+def test_a_rule_deleted_while_the_dag_file_is_parsed_is_not_saved_again(
+    write_rule: WriteRule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``regrep rules delete`` may remove a file the DAG processor has just read: that parse
+    must not hand back the DAG the command is about to delete (it came back in CI)."""
+    from regrep import dag_factory
+
+    write_rule("stays", source="src", destination="dst")
+    goes = write_rule("goes", source="src", destination="dst")
+    build = dag_factory.rule_dag
+
+    def build_then_delete(rule: Any, path: Path) -> Any:
+        dag = build(rule, path)
+        goes.unlink(missing_ok=True)  # the file goes once the parse has read it
+        return dag
+
+    monkeypatch.setattr(dag_factory, "rule_dag", build_then_delete)
     bag = load_dags()
 
     assert not bag.import_errors
