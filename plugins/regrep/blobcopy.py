@@ -227,7 +227,12 @@ class BlobCopier:
             return self._stream(blob, session)
 
         # A broken stream cannot be replayed request by request: the blob restarts whole.
-        copied = restart_interrupted(attempt, what=f"copy of blob {blob.digest}", log=self.log)
+        copied = restart_interrupted(
+            attempt,
+            what=f"copy of blob {blob.digest}",
+            log=self.log,
+            pause=self.transfer.stop.wait,
+        )
         return "copied", copied, None
 
     def _stream(self, blob: Descriptor, upload: BlobUpload) -> int:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
 
+from regrep.cancellation import Cancellation, CopyStopped
 from regrep.registry.errors import (
     ConnectionFailed,
     DigestMismatch,
@@ -118,3 +121,21 @@ def test_a_restart_never_repeats_what_another_layer_retried_and_stops_when_spent
         restart_interrupted(lambda: failing(cut), what="x", log=log, policy=policy)
     assert len(attempts) == 3  # the first try and two restarts
     assert spent.value.retried  # marked, so no outer loop adds its own
+
+
+def test_a_stop_during_a_restart_pause_ends_it_at_once() -> None:
+    """A blob copy waits between restarts on its task's :class:`Cancellation`: Airflow's
+    stop (SIGTERM, then SIGKILL 5 s later) must not wait out a backoff of up to 30 s."""
+    stop = Cancellation()
+    policy = RetryPolicy(retries=3, backoff=60.0, max_backoff=60.0)
+    attempts: list[float] = []
+
+    def cut() -> None:
+        attempts.append(time.monotonic())
+        raise ConnectionFailed("stream cut", endpoint="dst")
+
+    threading.Timer(0.2, stop.cancel, args=("the task was terminated",)).start()
+    with pytest.raises(CopyStopped, match="the task was terminated"):
+        restart_interrupted(cut, what="x", log=log, policy=policy, pause=stop.wait)
+    assert len(attempts) == 1  # not restarted once stopped
+    assert time.monotonic() - attempts[0] < 5

@@ -80,12 +80,15 @@ def restart_interrupted(
     what: str,
     log: logging.Logger,
     policy: RetryPolicy = DEFAULT_POLICY,
+    pause: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``operation``, running it again from the start after a :func:`restartable` error.
 
     ``operation`` must be safe to repeat as a whole (a blob copy: its upload session is
     cancelled on failure and a new one opened). ``what`` names it in the log. When the
-    policy is spent the last error propagates, marked as retried.
+    policy is spent the last error propagates, marked as retried. ``pause`` waits between
+    attempts: a stoppable copy passes :meth:`~regrep.cancellation.Cancellation.wait`, so a
+    stop does not wait out a backoff (up to 30 s after a ``Retry-After``).
     """
     attempt = 0
     while True:
@@ -108,4 +111,4 @@ def restart_interrupted(
                 attempt,
                 policy.retries,
             )
-            time.sleep(wait)
+            pause(wait)
