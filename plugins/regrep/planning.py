@@ -196,12 +196,13 @@ def plan_replication(
             resource, same = outcome
             (unchanged if same else resources).append(resource)
     if rule.copy_referrers:
-        resources = _hand_referrer_tags(resources, unchanged, inspector.tags)
+        owners = [*unchanged, *(r for r in resources if r not in inspector.held_back)]
+        resources = _hand_referrer_tags(resources, owners, inspector.tags)
     return Plan(resources=resources, unchanged=unchanged, listed=len(candidates))
 
 
 def _hand_referrer_tags(
-    resources: Sequence[Resource], unchanged: Sequence[Resource], tags: Mapping[str, set[str]]
+    resources: Sequence[Resource], owners: Sequence[Resource], tags: Mapping[str, set[str]]
 ) -> list[Resource]:
     """``resources``, each carrying the referrer tags its copy's survey may ask about.
 
@@ -210,13 +211,16 @@ def _hand_referrer_tags(
     tag; handing each copy the whole list would put resources x tags into the XCom, and
     leaving it to the copies would list a large repository once per copy. A resource gets
     the tags naming its own digest, plus those naming a digest no planned tag of its
-    repository has: children, referrers, images deleted since. The tags naming another
-    planned tag's digest are left to that tag's copy (or were found in place, when it is
-    unchanged). Where those shared tags exceed :data:`SHARED_REFERRER_TAGS`, the
-    repository's resources carry None and their copies list the tags.
+    repository has: children, referrers, images deleted since. The tags naming the digest
+    of one of the ``owners`` (the planned tags that will be pushed, and the unchanged ones,
+    whose referrers were found in place) are left to that tag's copy. A tag the destination
+    holds at another digest with override off is no owner: its copy is skipped, and an index
+    copied by another tag still brings the signatures of that digest as its child. Where the
+    shared tags exceed :data:`SHARED_REFERRER_TAGS`, the repository's resources carry None
+    and their copies list the tags.
     """
-    planned: dict[str, set[str]] = {}
-    for resource in [*resources, *unchanged]:
+    planned: dict[str, set[str]] = {r.source_repository: set() for r in resources}
+    for resource in owners:
         planned.setdefault(resource.source_repository, set()).add(referrers_tag(resource.digest))
     handouts: dict[str, tuple[dict[str, list[str]], list[str] | None]] = {}
     for repository, subjects in planned.items():
@@ -250,6 +254,9 @@ class _Inspector:
     def __init__(self, rule: Rule, source: RegistryClient, destination: RegistryClient) -> None:
         self.rule, self.source, self.destination = rule, source, destination
         self.tags: dict[str, set[str]] = {}
+        # Resources whose copy will be skipped: the destination tag holds another digest and
+        # override is off. They are planned all the same, so the execution says so.
+        self.held_back: set[Resource] = set()
 
     def selects(self, tag: str) -> bool:
         """The tag filter; referrer tags are left to travel with their subjects."""
@@ -279,6 +286,8 @@ class _Inspector:
         current = self.destination.head_manifest(target, tag)
         expected = manifest.digest if manifest is not None else digest
         same = current is not None and current.digest == expected
+        if current is not None and not same and not self.rule.override:
+            self.held_back.add(resource)
         if same and self.rule.copy_referrers and self._referrers_missing(resource, manifest):
             log.info("%s is in place, but some of its referrers are not", resource.label)
             same = False

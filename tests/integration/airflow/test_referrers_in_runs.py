@@ -13,7 +13,14 @@ import pytest
 
 from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag
 from tests.support.artifacts import attach, push_cosign, referrers_tag
-from tests.support.images import get_manifest_bytes, list_tags, manifest_digest, push_image
+from tests.support.images import (
+    get_manifest_bytes,
+    list_tags,
+    manifest_digest,
+    push_image,
+    push_index,
+    push_manifest,
+)
 from tests.support.registries import RegistryPair
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
@@ -61,3 +68,26 @@ def test_copies_find_referrers_without_listing_the_source_tags(
     ]
     probed = {path.rsplit("/", 1)[1] for path in requested if "/manifests/sha256-" in path}
     assert probed == {cosign.reference, referrers_tag(images[1].digest)}  # only tags that exist
+
+
+def test_an_index_brings_its_childs_signature_when_the_childs_own_tag_is_held_back(
+    registry_pair: RegistryPair, connect: Connect, write_rule: WriteRule
+) -> None:
+    """With override off, a child's tag that the destination holds at another digest is
+    skipped; the index copied by another tag still brings the child's cosign signature."""
+    source, destination = registry_pair
+    index = push_index(source, "apps/multi", "v1")
+    child = index.children[0]
+    push_manifest(source, "apps/multi", "amd64", child.manifest_bytes, child.media_type)
+    signature = push_cosign(source, child, ".sig", b"cosign signature of the amd64 child")
+    taken = push_image(destination, "apps/multi", "amd64", layer_sizes=(64,), seed="theirs")
+    connect("src", source)
+    connect("dst", destination)
+    write_rule("mirror", source="src", destination="dst", override=False, retries=0)
+
+    run = run_dag("replicate_mirror")
+
+    assert run.state == "success"
+    assert manifest_digest(destination, "apps/multi", "v1") == index.digest
+    assert manifest_digest(destination, "apps/multi", "amd64") == taken.digest  # held back
+    assert manifest_digest(destination, "apps/multi", signature.reference) == signature.digest
