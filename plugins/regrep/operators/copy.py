@@ -44,7 +44,7 @@ def copy(
         stop_on_termination(transfer.stop, log, what=f"{label} (+{more} more)" if more else label),
         recorded_failure(label),
         task_outcome(),
-        rule_clients(rule) as (source, destination),
+        rule_clients(rule, transfer.stop) as (source, destination),
     ):
         if not more:
             return _copy_one(rule, source, destination, entry, transfer)

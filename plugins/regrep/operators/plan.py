@@ -132,7 +132,7 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
     with (
         stop_on_termination(transfer.stop, log, what=f"the shared blobs of rule {rule.name}"),
         task_outcome(),
-        rule_clients(rule) as (source, destination),
+        rule_clients(rule, transfer.stop) as (source, destination),
     ):
         try:
             result = plan_replication(rule, source, destination, only=scope.only)

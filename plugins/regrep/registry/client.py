@@ -8,7 +8,7 @@ Endpoints follow the OCI distribution-spec ("API" table, end-1 ... end-13).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -108,6 +108,15 @@ class RegistryClient:
     def close(self) -> None:
         """Release pooled connections."""
         self._transport.close()
+
+    def pause_retries_with(self, pause: Callable[[float], None]) -> None:
+        """Wait between a request's retries with ``pause`` instead of sleeping.
+
+        A task passes its :meth:`Cancellation.wait <regrep.cancellation.Cancellation.wait>`:
+        a blob copy waiting out a ``Retry-After`` (up to 30 s) would otherwise hold a
+        stopped task until Airflow kills it.
+        """
+        self._transport.pause = pause
 
     # -- discovery ---------------------------------------------------------------------
 

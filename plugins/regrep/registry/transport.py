@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -71,6 +71,8 @@ class Transport:
         self.endpoint = endpoint
         self.timeout = timeout
         self.policy = policy
+        # How a retry waits; a stoppable task replaces it (RegistryClient.pause_retries_with).
+        self.pause: Callable[[float], None] = time.sleep
         # A CA bundle path replaces the system store; verify=False accepts any certificate.
         # Passed on every request: a session-level value loses to REQUESTS_CA_BUNDLE.
         self.verify: bool | str = ca_bundle if (verify and ca_bundle) else verify
@@ -146,7 +148,7 @@ class Transport:
                 self.policy.retries,
                 delay,
             )
-            time.sleep(delay)
+            self.pause(delay)
 
     @staticmethod
     def replays(method: str, data: Any) -> bool:

@@ -37,6 +37,7 @@ from regrep.rules import Rule
 from regrep.transfer import copy_resource
 from tests.integration.airflow.dagruns import Connect
 from tests.integration.deployment.conftest import STARTED
+from tests.integration.reliability.conftest import FaultyPair
 from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.blobs import blob_digest, make_blob
 from tests.support.images import blob_size, manifest_digest, push_image
@@ -181,6 +182,29 @@ def test_a_stopped_plan_abandons_the_shared_blobs_it_was_seeding(
     assert any(
         m.startswith("stopped copying the shared blobs of rule stop-plan: ") for m in messages
     )
+
+
+def test_a_stop_does_not_wait_out_a_retry_after(
+    faulty_pair: FaultyPair, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The destination answers 429 with ``Retry-After: 25`` (within what a request waits
+    for): the task's clients wait on its stop, so a SIGTERM ends the wait, and the plan."""
+    push_image(faulty_pair.source.registry, "apps/web", "1", layer_sizes=(KIB,))
+    connect("src", faulty_pair.source.registry)
+    connect("dst", faulty_pair.destination.registry)
+    faulty_pair.destination.fail(
+        "HEAD", "/manifests/1", 429, times=3, headers={"Retry-After": "25"}
+    )
+    rule = Rule.model_validate({"name": "stop-retry", "source": "src", "destination": "dst"})
+    with sdk_handler(), caplog.at_level(logging.WARNING):
+        sent = terminate_after(1.0)
+        with pytest.raises(CopyStopped, match="terminated"):
+            plan(rule)
+        stopped_after = time.monotonic() - sent[0]
+
+    assert stopped_after < 2.0, f"the plan took {stopped_after:.1f} s to stop"
+    assert any("Retry-After 25 s" in record.getMessage() for record in caplog.records)
+    assert len(faulty_pair.destination.requests("HEAD", "/manifests/1")) == 1  # no retry
 
 
 # --- Airflow's own stop, on a real deployment ------------------------------------------------
