@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from regrep.bandwidth import Bandwidth
@@ -37,6 +38,7 @@ from regrep.cancellation import Cancellation, CopyStopped
 from regrep.ledger import BlobLedger
 from regrep.oci import Descriptor
 from regrep.registry import BlobStream, RegistryClient
+from regrep.registry.inflight import break_off
 from regrep.registry.retry import restart_interrupted
 from regrep.registry.upload import BlobUpload
 from regrep.tuning import DEFAULT_CONCURRENT_BLOBS
@@ -238,8 +240,9 @@ class BlobCopier:
     def _stream(self, blob: Descriptor, upload: BlobUpload) -> int:
         """GET the blob at the source straight into ``upload``; the bytes sent.
 
-        A stop ends the stream at its next chunk, or breaks off the download it waits on;
-        ``send_blob`` then cancels the upload session, so nothing half-written remains.
+        A stop ends the stream at its next chunk, or breaks off the download it waits on,
+        or the upload it is sending (a destination that stopped reading); ``send_blob`` then
+        cancels the upload session, so nothing half-written remains.
         """
         stop, bandwidth = self.transfer.stop, self.transfer.bandwidth
         opened: BlobStream | None = None
@@ -247,6 +250,7 @@ class BlobCopier:
             with (
                 self.source.open_blob(self.src_repo, blob.digest) as stream,
                 stop.aborting(stream.abort),
+                stop.aborting(partial(break_off, threading.get_ident())),
             ):
                 opened = stream
                 size = stream.size if stream.size is not None else blob.size

@@ -8,15 +8,14 @@ destination) instead of trusting the destination to notice.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from contextlib import suppress
 
 import requests
 import urllib3
 
 from regrep.oci import digest_hasher
 from regrep.registry.errors import ConnectionFailed, DigestMismatch
+from regrep.registry.inflight import shut_down
 
 CHUNK_SIZE = 1 << 20
 
@@ -43,13 +42,7 @@ class BlobStream:
         a dropped download (the connection is discarded, never reused). Best effort: a
         response without a plain socket (another transport) is left to finish its read.
         """
-        connection = getattr(self._response.raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        if isinstance(sock, socket.socket):
-            with suppress(OSError):
-                # socket.socket's own shutdown: an SSLSocket's would also drop its TLS
-                # state under the thread reading it.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        shut_down(getattr(self._response.raw, "connection", None))
 
     def __iter__(self) -> Iterator[bytes]:
         hasher = digest_hasher(self.digest)

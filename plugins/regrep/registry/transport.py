@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from regrep.registry.errors import (
     TRANSIENT_STATUSES,
@@ -27,6 +26,7 @@ from regrep.registry.errors import (
     parse_retry_after,
     quota_exhausted,
 )
+from regrep.registry.inflight import NotingAdapter
 from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Transport:
         # Passed on every request: a session-level value loses to REQUESTS_CA_BUNDLE.
         self.verify: bool | str = ca_bundle if (verify and ca_bundle) else verify
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = NotingAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         if not verify:

@@ -184,6 +184,46 @@ def test_a_stopped_plan_abandons_the_shared_blobs_it_was_seeding(
     )
 
 
+@pytest.mark.slow
+def test_a_stop_breaks_off_an_upload_the_destination_stopped_reading(
+    faulty_pair: FaultyPair, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The destination stops reading the blob's PUT (its proxy takes 64 KiB, then waits
+    for hours): once the sockets' buffers are full, the copy's thread blocks sending a chunk
+    until the socket times out (60 s), where no check between chunks reaches it. A SIGTERM
+    shuts that connection down, and the upload session is cancelled."""
+    image = push_image(faulty_pair.source.registry, "apps/big", "1", layer_sizes=(4 * BIG,))
+    big = next(digest for digest, size in image.blobs.items() if size == 4 * BIG)
+    faulty_pair.destination.slow("PUT", big.removeprefix("sha256:"), rate=1.0)  # stalled
+    log = logging.getLogger("tests.stop_copy")
+    transfer = Transfer()
+    with sdk_handler(), caplog.at_level(logging.INFO, logger=log.name):
+        sent = terminate_after(3.0)
+        with (
+            pytest.raises(CopyStopped, match="terminated"),
+            stop_on_termination(transfer.stop, log, what="apps/big:1"),
+        ):
+            copy_resource(
+                RegistryClient(faulty_pair.source.url, name="src"),
+                RegistryClient(faulty_pair.destination.url, name="dst"),
+                "apps/big",
+                "1",
+                "apps/big",
+                transfer=transfer,
+                log=log,
+            )
+        stopped_after = time.monotonic() - sent[0]
+
+    assert stopped_after < 2.0, f"the copy took {stopped_after:.1f} s to stop"
+    assert blob_threads() == []
+    dst = faulty_pair.destination.upstream
+    assert blob_size(dst, "apps/big", big) is None
+    assert manifest_digest(dst, "apps/big", "1") is None
+    assert faulty_pair.destination.requests("DELETE", "/blobs/uploads/")  # session cancelled
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith(f"abandoned blob {big}") for m in messages)
+
+
 def test_a_stop_does_not_wait_out_a_retry_after(
     faulty_pair: FaultyPair, connect: Connect, caplog: pytest.LogCaptureFixture
 ) -> None:
