@@ -11,9 +11,9 @@ uploads cut anywhere.
 A :class:`Cancellation`, shared by one task's blob copies (:class:`~regrep.blobcopy.Transfer`),
 makes the stop prompt and clean: once cancelled, each stream stops at its next chunk, a
 download blocked on a slow source and an upload blocked on a destination that stopped
-reading are broken off (:meth:`Cancellation.aborting`), the
-bandwidth limiter, a request's retry (a ``Retry-After`` of up to 30 s) and a blob's restart
-stop waiting, no new blob starts, and the upload sessions are cancelled.
+reading are broken off (:meth:`Cancellation.aborting`), the bandwidth limiter, a request's
+retry (a ``Retry-After`` of up to 30 s) and a blob's restart stop waiting, no new blob
+starts, and the upload sessions are cancelled.
 :func:`stop_on_termination` cancels it on SIGTERM and raises :class:`CopyStopped` in the
 task's main thread, wherever it is, so nothing more is pushed or tagged at the destination.
 """

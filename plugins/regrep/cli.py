@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -130,24 +131,25 @@ def _delete_dag(api: AirflowApi, dag_id: str) -> None:
     is gone by the end of a parse, which leaves only a short window: watching the DAG for
     ``DAG_SETTLE_SECONDS`` covers it.
     """
+    path = f"/api/v2/dags/{dag_id}"
     deadline = time.monotonic() + DAG_SETTLE_SECONDS
-    while True:
-        try:
-            api.delete(f"/api/v2/dags/{dag_id}")
-        except ApiError as error:
-            if error.status != 404:  # 404: Airflow had not parsed it yet, or it is gone
-                raise
-        while time.monotonic() < deadline:
+    present = True
+    while present:
+        _unless_missing(api.delete, path)  # missing: Airflow had not parsed it yet
+        present = False
+        while not present and time.monotonic() < deadline:
             time.sleep(DAG_SETTLE_POLL_SECONDS)
-            try:
-                api.get(f"/api/v2/dags/{dag_id}")
-            except ApiError as error:
-                if error.status != 404:
-                    raise
-                continue
-            break  # written back: delete it again
-        else:
-            return
+            present = _unless_missing(api.get, path) is not None
+
+
+def _unless_missing(call: Callable[[str], Any], path: str) -> Any:
+    """``call(path)``'s answer; None when the API answers 404."""
+    try:
+        return call(path)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return None
 
 
 def _show_execution(api: AirflowApi, args: argparse.Namespace) -> int:
