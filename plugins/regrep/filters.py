@@ -1,17 +1,24 @@
-"""Harbor's name and tag patterns, evaluated with wcmatch.
+"""Harbor's name and tag patterns: doublestar's syntax, matched with wcmatch.
 
-Harbor matches replication filters with Go's ``doublestar`` (v1): ``*`` is any run of
-characters except ``/``, ``**`` (a whole path component) is any run including ``/``, ``?``
-is one character except ``/``, ``[...]`` a character class and ``{a,b}`` alternatives. An
-empty pattern matches everything (Harbor's ``util.Match``).
+Harbor matches replication filters with Go's ``doublestar`` v1 (goharbor/harbor
+``src/pkg/reg/util/pattern.go``, doublestar 1.3.4): ``*`` is any run of characters except
+``/``, ``**`` (a whole path component) any run including ``/``, ``?`` one character except
+``/``, ``[...]`` a character class negated by ``^`` (a ``!`` there is a plain member),
+``{a,b}`` alternatives (nested, empty or just one: ``{a}``), ``\\`` escapes the next
+character. An empty pattern matches everything, and so does the filter it stands for.
 
-wcmatch's ``globmatch`` gives the same answers with ``GLOBSTAR | BRACE | DOTMATCH | CASE``
-(``NEGATE``, ``EXTGLOB`` and ``SPLIT`` stay off, so ``!``, ``@(...)`` and ``|`` are literal
-characters as they are in doublestar). Where the two libraries disagree wcmatch is more
-forgiving: it reads an unclosed ``[`` or ``{`` literally, drops a trailing ``\\``, expands
-``{a}`` to itself and ``{1..3}`` to a sequence, whereas doublestar rejects or reads them
-otherwise. :func:`validate_pattern` refuses exactly those forms, so every pattern a rule
-accepts means the same thing here as in Harbor.
+Alternatives are expanded here, as doublestar reads them, and each expansion is matched by
+wcmatch's ``globmatch`` (``GLOBSTAR | DOTMATCH | CASE``, no ``BRACE``, ``NEGATE`` or
+``EXTGLOB``: ``!``, ``@(...)`` and ``|`` stay literal, as in doublestar); a class opening
+with ``!`` is handed over escaped. An empty value (an untagged artifact's tag, which
+Harbor's tag filter matches against ``""``) is decided as doublestar does: it matches the
+patterns whose parts are all ``**`` but the last, which is empty, ``*`` or ``**``.
+
+:func:`validate_pattern` refuses the patterns doublestar would fail on when matching
+(``syntax error in pattern``) and the few forms it reads otherwise than they look; the
+README's pattern table lists every form, and where regrep deliberately differs. One
+difference is in matching: spaces around an alternative are trimmed (``{p1, p2}`` is
+``{p1,p2}``), as Harbor's adapters trim them when listing projects.
 """
 
 from __future__ import annotations
@@ -19,29 +26,44 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-import bracex
 from wcmatch import glob
 
 Decoration = Literal["matches", "excludes"]
 """Harbor's tag filter decoration: keep the tags that match, or the ones that don't."""
 
-_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTMATCH | glob.CASE
-_EXPANSION_LIMIT = 1000  # wcmatch's default pattern limit
+_FLAGS = glob.GLOBSTAR | glob.DOTMATCH | glob.CASE
+EXPANSION_LIMIT = 1000
+"""Alternatives one pattern may expand to: a pattern is matched once per expansion."""
+
+BAD_PATTERN = "syntax error in pattern"
+"""Go's ``path.ErrBadPattern``: what Harbor reports when matching a malformed pattern."""
+
+
+class PatternError(ValueError):
+    """A pattern Harbor would fail on, or read otherwise than it looks."""
+
+
+@lru_cache(maxsize=256)
+def _expansions(pattern: str) -> tuple[str, ...]:
+    """The pattern's alternatives expanded, trimmed and ready for wcmatch."""
+    return tuple(_wcmatch_form(expansion) for expansion in _expand(pattern))
 
 
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> glob.WcMatcher[str]:
     """Compile once per pattern: planning matches one pattern against thousands of tags."""
-    return glob.compile(pattern, flags=_FLAGS)
+    return glob.compile(list(_expansions(pattern)), flags=_FLAGS)
 
 
 def match(pattern: str, value: str) -> bool:
-    """Return whether ``value`` (a repository name or a tag) matches ``pattern``.
+    """Return whether ``value`` (a repository name or a tag, "" for none) matches ``pattern``.
 
     An empty pattern matches everything, as an absent filter does in Harbor.
     """
     if not pattern:
         return True
+    if not value:
+        return any(_matches_nothing(expansion) for expansion in _expand(pattern))
     return _compiled(pattern).match(value)
 
 
@@ -56,20 +78,15 @@ def accepts(pattern: str, value: str, decoration: Decoration = "matches") -> boo
 
 
 def validate_pattern(pattern: str) -> None:
-    """Raise ``ValueError`` naming ``pattern`` if Harbor would reject or read it differently."""
-    problem = _syntax_problem(pattern)
-    if problem is None:
-        try:
-            _alternatives(pattern)
-        except bracex.ExpansionLimitException:
-            problem = f"expands to more than {_EXPANSION_LIMIT} alternatives"
+    """Raise :class:`PatternError` naming ``pattern`` if Harbor would fail on it or misread it."""
+    try:
+        problem = _syntax_problem(pattern)
+        if problem is None:
+            _expand(pattern)
+    except PatternError as error:
+        problem = str(error)
     if problem is not None:
-        raise ValueError(f'pattern "{pattern}": {problem}')
-
-
-def _alternatives(pattern: str) -> list[str]:
-    """Expand ``{a,b}`` alternatives with the same limit wcmatch applies when matching."""
-    return bracex.expand(pattern, keep_escapes=True, limit=_EXPANSION_LIMIT)
+        raise PatternError(f'pattern "{pattern}": {problem}')
 
 
 def fixed_depths(pattern: str) -> list[int]:
@@ -84,7 +101,7 @@ def fixed_depths(pattern: str) -> list[int]:
     if not pattern:
         return []
     depths = set()
-    for alternative in _alternatives(pattern):
+    for alternative in _expand(pattern):
         parts = alternative.split("/")
         if "**" not in parts:
             depths.add(len(parts))
@@ -94,28 +111,146 @@ def fixed_depths(pattern: str) -> list[int]:
 def fixed_namespaces(pattern: str) -> list[str] | None:
     """The first path components every name matching ``pattern`` must start with.
 
-    ``library/*`` gives ``["library"]`` and ``{library,team}/**`` gives both; a pattern
-    whose first component has a wildcard (or an empty pattern) gives None. Registries that
-    can only list one namespace at a time (Docker Hub, GHCR, Artifactory) list these, as
-    Harbor's adapters do (``util.IsSpecificPathComponent``). ``pattern`` must be valid.
+    ``library/*`` gives ``["library"]`` and ``{library, team}/**`` gives both, trimmed; a
+    pattern whose first component has a wildcard (or an empty pattern) gives None.
+    Registries that can only list one namespace at a time (Docker Hub, GHCR, Artifactory)
+    list these, as Harbor's adapters do (``util.IsSpecificPathComponent``, then
+    ``strings.TrimSpace``). ``pattern`` must be valid.
     """
     if not pattern:
         return None
-    names = {alternative.split("/", 1)[0] for alternative in _alternatives(pattern)}
+    names = {alternative.split("/", 1)[0] for alternative in _expand(pattern)}
     if any(not name or any(char in name for char in "*?[\\") for name in names):
         return None
     return sorted(names)
 
 
+def _matches_nothing(expansion: str) -> bool:
+    """Whether an expansion matches the empty string, as doublestar decides it."""
+    *leading, last = expansion.split("/")
+    return all(part == "**" for part in leading) and last in ("", "*", "**")
+
+
+# -- alternatives ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _expand(pattern: str) -> tuple[str, ...]:
+    """Every alternative of ``pattern``, braces expanded as doublestar reads them.
+
+    The first brace outside a character class is replaced by each of its options in turn
+    (split at the commas outside nested braces, spaces around each option trimmed) and the
+    result expanded again. ``PatternError`` past :data:`EXPANSION_LIMIT` alternatives, for an
+    unclosed brace, and for ``**`` as the first part of an option that starts a path part:
+    doublestar reads it as ``*`` there (it finds a globstar only outside braces).
+    """
+    done: list[str] = []
+    pending = [pattern]
+    while pending:
+        current = pending.pop()
+        start = _first_brace(current)
+        if start is None:
+            done.append(current)
+            if len(done) > EXPANSION_LIMIT:
+                raise PatternError(f"expands to more than {EXPANSION_LIMIT} alternatives")
+            continue
+        options, end = _options(current, start)
+        prefix, suffix = current[:start], current[end + 1 :]
+        for option in reversed(options):
+            starts_part = not prefix or prefix.endswith("/")
+            if starts_part and (option + suffix).split("/", 1)[0] == "**":
+                raise PatternError(
+                    "'**' as a brace alternative at the start of a path part is read as "
+                    "'*' by Harbor: write '*', or put '**' outside the braces"
+                )
+            pending.append(prefix + option + suffix)
+    return tuple(done)
+
+
+def _first_brace(pattern: str) -> int | None:
+    """The index of the first ``{`` that is neither escaped nor inside a character class."""
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            end = _class_end(pattern, i)
+            if end is not None:
+                i = end + 1
+                continue
+        if char == "{":
+            return i
+        i += 1
+    return None
+
+
+def _options(pattern: str, start: int) -> tuple[list[str], int]:
+    """The trimmed options of the brace opening at ``start`` and the index of its ``}``."""
+    options: list[str] = []
+    depth, begin, i = 1, start + 1, start + 1
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                options.append(pattern[begin:i].strip())
+                return options, i
+        elif char == "," and depth == 1:
+            options.append(pattern[begin:i].strip())
+            begin = i + 1
+        i += 1
+    raise PatternError("unclosed '{'")
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """The index of the ``]`` closing the class opened at ``start`` (escapes skipped)."""
+    i = start + 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "]":
+            return i
+        i += 1
+    return None
+
+
+def _wcmatch_form(expansion: str) -> str:
+    """An expansion as wcmatch must read it: a class opening with ``!`` has it escaped."""
+    out: list[str] = []
+    i = 0
+    while i < len(expansion):
+        char = expansion[i]
+        if char == "\\":
+            out.append(expansion[i : i + 2])
+            i += 2
+            continue
+        out.append(char)
+        if char == "[" and expansion[i + 1 : i + 2] == "!":
+            out.append("\\")
+        i += 1
+    return "".join(out)
+
+
+# -- syntax --------------------------------------------------------------------------------
+
+
 def _syntax_problem(pattern: str) -> str | None:
     """Scan ``pattern`` like doublestar does and describe the first problem found."""
-    brace_commas: list[bool] = []  # one entry per open brace: has it seen a top-level comma?
+    depth = 0
     i = 0
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
             if i + 1 == len(pattern):
-                return "ends with a lone escape character '\\'"
+                return f"ends with a lone escape character '\\' (Harbor: {BAD_PATTERN})"
             i += 2
             continue
         if char == "[":
@@ -125,41 +260,60 @@ def _syntax_problem(pattern: str) -> str | None:
             i = end + 1
             continue
         if char == "{":
-            brace_commas.append(False)
-        elif char == "," and brace_commas:
-            brace_commas[-1] = True
+            depth += 1
         elif char == "}":
-            if not brace_commas:
-                return "'}' without a matching '{'"
-            if not brace_commas.pop():
-                return "braces need at least two comma-separated alternatives, e.g. {a,b}"
+            if not depth:
+                return (
+                    "'}' without a matching '{' (Harbor reads it as a literal '}', which no "
+                    "repository name or tag contains): escape it as '\\}' if meant"
+                )
+            depth -= 1
         i += 1
-    if brace_commas:
-        return "unclosed '{'"
+    if depth:
+        return f"unclosed '{{' (Harbor: {BAD_PATTERN})"
     return None
 
 
 def _scan_class(pattern: str, start: int) -> tuple[int, str | None]:
     """Check the character class opening at ``start``; return the index of its ``]``."""
-    i = start + 1
-    if i < len(pattern) and pattern[i] in "!^":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":
-        return i, "empty character class '[]'"
+    end = _class_end(pattern, start)
+    if end is None:
+        return len(pattern), f"unclosed character class '[' (Harbor: {BAD_PATTERN})"
+    body = pattern[start + 1 : end]
+    if body.startswith("^"):
+        body = body[1:]
+    if not body:
+        return end, "empty character class '[]' (write '?' for any one character)"
     members: list[tuple[str, bool]] = []  # (character, was it escaped?)
-    while i < len(pattern) and pattern[i] != "]":
-        escaped = pattern[i] == "\\"
-        if escaped:
-            i += 1
-            if i == len(pattern):
-                break
-        members.append((pattern[i], escaped))
+    i = 0
+    while i < len(body):
+        escaped = body[i] == "\\"
+        i += escaped
+        members.append((body[i], escaped))
         i += 1
-    if i >= len(pattern):
-        return i, "unclosed character class '['"
-    if any(char == "/" for char, _ in members):
-        return i, "a character class cannot match '/'"
-    for (low, _), dash, (high, _) in zip(members, members[1:], members[2:], strict=False):
-        if dash == ("-", False) and low > high:
-            return i, f"reversed range '{low}-{high}' in a character class"
-    return i, None
+    if ("/", False) in members or ("/", True) in members:
+        return end, "a character class cannot match '/' (it never matches in Harbor)"
+    i = 0
+    while i < len(members):
+        low = members[i]
+        if low == ("-", False):
+            return end, (
+                f"a '-' that starts no range in a character class (Harbor: {BAD_PATTERN}): "
+                "escape it as '\\-'"
+            )
+        if i + 1 < len(members) and members[i + 1] == ("-", False):
+            if i + 2 >= len(members) or members[i + 2] == ("-", False):
+                return end, (
+                    f"a '-' that ends no range in a character class (Harbor: "
+                    f"{BAD_PATTERN}): escape it as '\\-'"
+                )
+            high = members[i + 2]
+            if low[0] > high[0]:
+                return end, (
+                    f"reversed range '{low[0]}-{high[0]}' in a character class (it never "
+                    "matches in Harbor)"
+                )
+            i += 3
+            continue
+        i += 1
+    return end, None

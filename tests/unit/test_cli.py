@@ -50,7 +50,8 @@ def test_errors_go_to_stderr_and_exit_1(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [f"OK {good} (rule good)"]
     assert result.stderr.splitlines() == [
         f"{tmp_path / 'absent.yaml'}: no such file or directory",
-        f"{bad}: filters.tag: pattern \"v[\": unclosed character class '['",
+        f"{bad}: filters.tag: pattern \"v[\": unclosed character class '[' "
+        "(Harbor: syntax error in pattern)",
         f'{bad}: unknown field "overide" (did you mean "override"?)',
     ]
 

@@ -49,7 +49,8 @@ def test_platforms_list_shorthand_and_mapping(tmp_path: Path) -> None:
         ),
         (
             "filters:\n  labels: {include: [a, b], exclude: [b]}\n",
-            "filters.labels.exclude: label(s) b cannot be both included and excluded",
+            "filters.labels.exclude: every excluded label (b) is also included: an artifact "
+            "carrying all included labels carries all excluded ones, so none passes",
         ),
         ("filters:\n  labels: {inclde: [a]}\n", 'unknown field "inclde" (did you mean "include"?)'),
         ("copy_referrers: maybe\n", "copy_referrers: "),
@@ -61,10 +62,16 @@ def test_problems_name_the_field(tmp_path: Path, extra: str, expected: str) -> N
     assert expected in str(caught.value)
 
 
-def test_label_filter_needs_all_included_and_no_excluded() -> None:
+def test_label_filter_needs_all_included_and_not_all_excluded() -> None:
     wanted = LabelFilter(include=("release", "team-a"), exclude=("deprecated",))
     assert wanted.active
     assert wanted.accepts({"release", "team-a", "extra"})
     assert not wanted.accepts({"release"})
     assert not wanted.accepts({"release", "team-a", "deprecated"})
     assert LabelFilter(exclude=("deprecated",)).accepts(set())
+    # Harbor drops an artifact only when it carries every excluded label
+    both = LabelFilter(exclude=("deprecated", "broken"))
+    assert both.accepts({"deprecated"})
+    assert both.accepts({"broken", "release"})
+    assert not both.accepts({"deprecated", "broken"})
+    assert LabelFilter(include=("a",), exclude=("a", "b")).accepts({"a"})

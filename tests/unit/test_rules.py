@@ -108,7 +108,6 @@ def test_examples_are_valid() -> None:
         ("a/b/c", 0, "n/a/b/c"),  # No Flattening
         ("a/b/c", 1, "n/b/c"),  # Flatten 1 Level
         ("a/b/c", 2, "n/c"),
-        ("a/b/c", 3, "n"),  # every part replaced: the namespace is the repository
         ("a/b/c", FLATTEN_ALL, "n/c"),  # Flatten All Levels
         ("nginx", FLATTEN_ALL, "n/nginx"),
         ("nginx", 0, "n/nginx"),
@@ -122,9 +121,15 @@ def test_replace_namespace_without_namespace_keeps_the_name() -> None:
     assert replace_namespace("a/b/c", None, 2) == "a/b/c"
 
 
-def test_replace_namespace_too_many_parts() -> None:
-    with pytest.raises(ValueError, match=r'"a/b" has only 2 path part\(s\).*count is 3'):
-        replace_namespace("a/b", "n", 3)
+@pytest.mark.parametrize(("repository", "count"), [("a/b", 2), ("a/b", 3), ("a/b/c", 3)])
+def test_replace_namespace_never_replaces_the_name(repository: str, count: int) -> None:
+    with pytest.raises(ValueError) as caught:
+        replace_namespace(repository, "n", count)
+    assert str(caught.value) == (
+        f'repository "{repository}" cannot be flattened by destination_namespace_replace_count '
+        f"{count}: it has only {repository.count('/')} namespace part(s) before its name "
+        f"{repository.rsplit('/', 1)[1]!r}"
+    )
 
 
 def test_namespace_defaults_to_flatten_one_level(tmp_path: Path) -> None:
@@ -142,8 +147,8 @@ def test_flattening_too_deep_for_the_repository_fails_at_plan_time(tmp_path: Pat
     text = MINIMAL + "destination_namespace: n\ndestination_namespace_replace_count: 3\n"
     rule = load_rule(write(tmp_path, text))
     assert rule.destination_repository("a/b/c/d") == "n/d"
-    with pytest.raises(ValueError, match="only 2 path part"):
-        rule.destination_repository("a/b")
+    with pytest.raises(ValueError, match="only 2 namespace part"):
+        rule.destination_repository("a/b/c")
 
 
 @pytest.mark.parametrize(
@@ -161,7 +166,9 @@ def test_normalise_cron(cron: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("cron", "problem"),
     [
-        ("30 0 2 * * *", "must have 0 in its first (seconds) field"),
+        ("30 0 2 * * *", "the 1st field (indicating Seconds of time) of the cron setting"),
+        ("0 * * * * *", "* is not allowed for the Minutes field of the cron setting"),
+        ("* 2 * * *", "* is not allowed for the Minutes field of the cron setting"),
         ("0 2 * *", "expected five fields"),
         ("@daily", "expected five fields"),
         ("0 0 2 * * * 2030", "expected five fields"),
@@ -224,11 +231,17 @@ def test_scheduled_trigger_stores_five_fields(tmp_path: Path) -> None:
         ),
         (
             MINIMAL + "filters: {tag: 'v['}\n",
-            ["filters.tag: pattern \"v[\": unclosed character class '['"],
+            [
+                "filters.tag: pattern \"v[\": unclosed character class '[' "
+                "(Harbor: syntax error in pattern)"
+            ],
         ),
         (
             MINIMAL + "filters: {tag: {pattern: 'v{1,2', decoration: excludes}}\n",
-            ["filters.tag.pattern: pattern \"v{1,2\": unclosed '{'"],
+            [
+                "filters.tag.pattern: pattern \"v{1,2\": unclosed '{' "
+                "(Harbor: syntax error in pattern)"
+            ],
         ),
         (
             MINIMAL + "filters: {tag: {pattern: 'v*', decoration: exclude}}\n",
@@ -283,9 +296,9 @@ def test_scheduled_trigger_stores_five_fields(tmp_path: Path) -> None:
             + "filters: {name: '{library,team/tools}/*'}\n"
             + "destination_namespace: n\ndestination_namespace_replace_count: 3\n",
             [
-                "destination_namespace_replace_count: replacing 3 leading path part(s) needs "
-                'repositories with at least 3 parts, but filters.name "{library,team/tools}/*" '
-                "matches names of 2 part(s)"
+                "destination_namespace_replace_count: replacing 3 leading namespace part(s) "
+                "needs repositories with at least 4 parts (the name itself is kept), but "
+                'filters.name "{library,team/tools}/*" matches names of 2 part(s)'
             ],
         ),
         (

@@ -56,9 +56,20 @@ class TagFilter(_Model):
         """Return whether ``tag`` passes the filter (an empty pattern passes everything)."""
         return filters.accepts(self.pattern, tag, self.decoration)
 
+    @property
+    def selects_untagged(self) -> bool:
+        """Whether artifacts without tags pass: Harbor matches their tag as ``""``.
+
+        True without a pattern, for ``*`` and ``**``, and for ``excludes`` of any pattern
+        that does not match the empty string.
+        """
+        return filters.accepts(self.pattern, "", self.decoration)
+
 
 class LabelFilter(_Model):
-    """Harbor's label filter: artifacts must carry every ``include`` label and no ``exclude``.
+    """Harbor's label filter: an artifact must carry every ``include`` label, and is dropped
+    only when it carries every ``exclude`` label (Harbor's ``excludes`` decoration drops the
+    artifacts that carry all the listed labels, keeps those that lack any of them).
 
     Labels exist only on Harbor sources; planning refuses a label filter on any other.
     """
@@ -68,10 +79,13 @@ class LabelFilter(_Model):
 
     @field_validator("exclude")
     @classmethod
-    def _disjoint(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        both = sorted(set(value) & set(info.data.get("include", ())))
-        if both:
-            raise ValueError(f"label(s) {', '.join(both)} cannot be both included and excluded")
+    def _satisfiable(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        included = set(info.data.get("include", ()))
+        if value and set(value) <= included:
+            raise ValueError(
+                f"every excluded label ({', '.join(sorted(set(value)))}) is also included: an "
+                "artifact carrying all included labels carries all excluded ones, so none passes"
+            )
         return value
 
     @property
@@ -81,7 +95,8 @@ class LabelFilter(_Model):
 
     def accepts(self, labels: set[str]) -> bool:
         """Return whether an artifact carrying ``labels`` passes the filter."""
-        return set(self.include) <= labels and not labels & set(self.exclude)
+        excluded = bool(self.exclude) and set(self.exclude) <= labels
+        return set(self.include) <= labels and not excluded
 
 
 class PlatformFilter(_Model):
@@ -171,25 +186,32 @@ Trigger = Annotated[
 ]
 
 
+SECONDS_NOT_ZERO = "the 1st field (indicating Seconds of time) of the cron setting must be 0"
+"""Harbor's reason for a six-field cron with seconds other than 0 (``utils.ValidateCronString``)."""
+
+EVERY_MINUTE = "* is not allowed for the Minutes field of the cron setting of replication policy"
+"""Harbor's reason for a cron whose minute field is ``*`` (replication ``Policy.Validate``)."""
+
+
 def normalise_cron(expression: str) -> str:
     """Return ``expression`` as a five-field cron, or raise ``ValueError`` saying why not.
 
-    Harbor stores six-field crons whose first field is seconds; Airflow schedules by the
-    minute, so a six-field cron is accepted only with seconds ``0`` and that field dropped.
+    Harbor stores six-field crons whose first field is seconds and must be 0; Airflow
+    schedules by the minute, so that field is dropped. Five fields are accepted as well.
+    Either way a minute field of ``*`` (every minute) is refused, as Harbor refuses it.
     """
     fields = expression.split()
     if len(fields) == 6:
         if fields[0] != "0":
-            raise ValueError(
-                f'cron "{expression}": a six-field (Harbor) cron must have 0 in its first '
-                "(seconds) field: Airflow schedules by the minute"
-            )
+            raise ValueError(f'cron "{expression}": {SECONDS_NOT_ZERO}')
         fields = fields[1:]
     if len(fields) != 5:
         raise ValueError(
             f'cron "{expression}": expected five fields "minute hour day-of-month month '
-            'day-of-week", e.g. "0 2 * * *"'
+            'day-of-week", e.g. "0 2 * * *", or Harbor\'s six with seconds 0 first'
         )
+    if fields[0] == "*":
+        raise ValueError(f'cron "{expression}": {EVERY_MINUTE} (it would replicate every minute)')
     normalised = " ".join(fields)
     try:
         croniter(normalised)
@@ -201,24 +223,25 @@ def normalise_cron(expression: str) -> str:
 def replace_namespace(repository: str, namespace: str | None, replace_count: int) -> str:
     """Harbor's ``replaceNamespace``: put ``repository`` under ``namespace`` at the destination.
 
-    ``replace_count`` leading path parts are replaced by the namespace: with ``a/b/c`` and
-    namespace ``n``, 0 gives ``n/a/b/c``, 1 gives ``n/b/c``, 3 gives ``n`` and
-    :data:`FLATTEN_ALL` gives ``n/c``. Replacing more parts than the name has is an error,
-    as in Harbor. Without a namespace the name is unchanged.
+    ``replace_count`` leading namespace parts (every part but the repository's own name)
+    are replaced by the namespace: with ``a/b/c`` and namespace ``n``, 0 gives ``n/a/b/c``,
+    1 gives ``n/b/c``, 2 gives ``n/c`` and :data:`FLATTEN_ALL` gives ``n/c``. Replacing more
+    parts than the name has namespace parts is a ``ValueError`` naming the repository, as
+    in Harbor (``a/b`` with 2 would lose the name ``b``). Without a namespace the name is
+    unchanged.
     """
     if not namespace:
         return repository
-    parts = repository.split("/")
+    *parents, name = repository.split("/")
     if replace_count == FLATTEN_ALL:
-        kept = parts[-1:]
-    elif replace_count > len(parts):
+        replace_count = len(parents)
+    elif replace_count > len(parents):
         raise ValueError(
-            f'repository "{repository}" has only {len(parts)} path part(s), but '
-            f"destination_namespace_replace_count is {replace_count}"
+            f'repository "{repository}" cannot be flattened by '
+            f"destination_namespace_replace_count {replace_count}: it has only "
+            f"{len(parents)} namespace part(s) before its name {name!r}"
         )
-    else:
-        kept = parts[replace_count:]
-    return "/".join([namespace, *kept])
+    return "/".join([namespace, *parents[replace_count:], name])
 
 
 class Rule(_Model):
@@ -338,12 +361,12 @@ class Rule(_Model):
         count = 1 if value is None else value  # Harbor's default: "Flatten 1 Level"
         rule_filters = info.data.get("filters")
         if rule_filters is not None and count > 0:
-            shallow = [d for d in filters.fixed_depths(rule_filters.name) if d < count]
+            shallow = [d for d in filters.fixed_depths(rule_filters.name) if d <= count]
             if shallow:
                 raise ValueError(
-                    f"replacing {count} leading path part(s) needs repositories with at least "
-                    f'{count} parts, but filters.name "{rule_filters.name}" matches names of '
-                    f"{shallow[0]} part(s)"
+                    f"replacing {count} leading namespace part(s) needs repositories with at "
+                    f"least {count + 1} parts (the name itself is kept), but filters.name "
+                    f'"{rule_filters.name}" matches names of {shallow[0]} part(s)'
                 )
         return count
 
