@@ -57,10 +57,12 @@ log = logging.getLogger(__name__)
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 INVALID_TAG = "regrep-invalid"
-# ``resource`` is the mapped argument, so the label is known before the task even starts;
-# a batch (see regrep.fanout) says how many more resources it copies.
+# ``resource`` is the mapped argument, so the label is known before the task even starts:
+# ``repo:tag``, or ``repo@sha256:...`` for an untagged artifact (Resource.label); a batch
+# (see regrep.fanout) says how many more resources it copies.
 MAP_INDEX_TEMPLATE = (
-    "{{ task.op_kwargs.resource.source_repository }}:{{ task.op_kwargs.resource.tag }}"
+    "{% set resource = task.op_kwargs.resource %}{{ resource.source_repository }}"
+    "{% if resource.tag %}:{{ resource.tag }}{% else %}@{{ resource.digest }}{% endif %}"
     "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more }} more){% endif %}"
 )
 

@@ -1,9 +1,19 @@
-"""Planning: which tags a rule replicates, and which are already in place.
+"""Planning: which tags and untagged artifacts a rule replicates, and which are in place.
 
 Planning lists the source (repositories, then tags), applies Harbor's name and tag filters,
 works out each destination repository and compares manifest digests at both ends: a tag
 whose destination already points at the digest it would get is ``unchanged`` and is not
 copied again, unless ``copy_referrers`` finds signatures or SBOMs the destination lacks.
+
+Artifacts without a tag are resources too, as in Harbor, whose tag filter matches them as
+the tag ``""`` (:attr:`~regrep.rules.TagFilter.selects_untagged`): they are copied by
+digest and are unchanged when the destination has that digest. Only a source that lists
+them (Harbor: :meth:`~regrep.registry.RegistryClient.untagged_digests`) or an event naming
+a digest brings them; a plain registry cannot list manifests without tags.
+
+A repository the rule's namespace flattening cannot apply to (fewer namespace parts than
+the replace count) is ``refused``: its resources are neither listed nor copied, the run
+fails with the reason, and every other repository replicates as usual.
 The resource filter and a platform filter need the manifest (a GET instead of a HEAD); a
 label filter asks the source for labels (Harbor only).
 
@@ -28,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from regrep import filters, oci
-from regrep.oci import Manifest
+from regrep.oci import Manifest, is_digest
 from regrep.platforms import select_platforms
 from regrep.referrer_sync import ReferrerSync, subjects_for
 from regrep.referrers import is_referrer_tag, referrer_tags_by_subject, referrers_tag
@@ -53,33 +63,45 @@ _Result = TypeVar("_Result")
 
 @dataclass(frozen=True)
 class Resource:
-    """One tag to replicate: where it comes from, where it goes, and what it points at.
+    """One artifact to replicate: where it comes from, where it goes, and what it is.
 
-    ``referrer_tags`` are the referrer tags of the source repository that the copy's
-    referrer survey may ask about, handed on by the plan that listed them; None when not
-    known, and the copy lists the repository's tags. A hint, not part of what the resource
-    is, so it takes no part in comparisons.
+    ``tag`` is None for an artifact without tags, which is copied by its ``digest`` and
+    gets no tag at the destination either. ``referrer_tags`` are the referrer tags of the
+    source repository that the copy's referrer survey may ask about, handed on by the plan
+    that listed them; None when not known, and the copy lists the repository's tags. A hint,
+    not part of what the resource is, so it takes no part in comparisons.
     """
 
     source_repository: str
-    tag: str
+    tag: str | None
     destination_repository: str
     digest: str
     media_type: str
     referrer_tags: tuple[str, ...] | None = field(default=None, compare=False)
 
     @property
+    def reference(self) -> str:
+        """What the resource is asked for by: its tag, or its digest when it has none."""
+        return self.digest if self.tag is None else self.tag
+
+    @property
     def label(self) -> str:
-        """``repo:tag`` at the source, for logs and task names."""
-        return f"{self.source_repository}:{self.tag}"
+        """``repo:tag`` (``repo@sha256:...`` untagged) at the source, for logs and task names."""
+        return _labelled(self.source_repository, self.reference)
+
+    @property
+    def destination_label(self) -> str:
+        """``repo:tag`` (``repo@sha256:...`` untagged) at the destination."""
+        return _labelled(self.destination_repository, self.reference)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (Airflow passes plans between tasks through XCom).
 
         ``referrer_tags`` is left out when unknown, which is also how a resource planned
-        before resources carried it reads back.
+        before resources carried it reads back; ``tag`` is None for an untagged artifact.
         """
         data: dict[str, Any] = {name: getattr(self, name) for name in _TEXT_FIELDS}
+        data["tag"] = self.tag
         if self.referrer_tags is not None:
             data["referrer_tags"] = list(self.referrer_tags)
         return data
@@ -93,31 +115,55 @@ class Resource:
             if not isinstance(value, str):
                 raise ValueError(f"resource field {name!r} must be a string, got {value!r}")
             values[name] = value
+        tag = data.get("tag")
+        if tag is not None and not isinstance(tag, str):
+            raise ValueError(f"resource field 'tag' must be a string or null, got {tag!r}")
         tags = data.get("referrer_tags")
         if tags is not None and not (
             isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)
         ):
             raise ValueError(f"resource field 'referrer_tags' must list strings, got {tags!r}")
-        return cls(**values, referrer_tags=None if tags is None else tuple(tags))
+        return cls(**values, tag=tag, referrer_tags=None if tags is None else tuple(tags))
 
 
-_TEXT_FIELDS = tuple(f.name for f in dataclasses.fields(Resource) if f.name != "referrer_tags")
+_TEXT_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Resource) if f.name not in ("tag", "referrer_tags")
+)
+
+
+def _labelled(repository: str, reference: str) -> str:
+    """``repository:tag``, or ``repository@digest`` for a digest."""
+    return f"{repository}{'@' if is_digest(reference) else ':'}{reference}"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A source repository the rule cannot replicate, and why (``label`` names it)."""
+
+    label: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-serialisable form for XCom."""
+        return {"label": self.label, "message": self.message}
 
 
 @dataclass(frozen=True)
 class Plan:
     """What one run of a rule has to do.
 
-    ``resources`` are the tags to copy, ``unchanged`` the tags whose destination already
-    holds the digest they would get (and, with ``copy_referrers``, all their referrers),
-    and ``listed`` the number of tags that passed the name and tag filters (the resource,
-    label and platform filters drop some of those from both lists). Referrer tags that
-    travel with their subjects are not counted.
+    ``resources`` are the tags and untagged artifacts to copy, ``unchanged`` those whose
+    destination already holds the digest they would get (and, with ``copy_referrers``, all
+    their referrers), and ``listed`` the number that passed the name and tag filters (the
+    resource, label and platform filters drop some of those from both lists). Referrers
+    that travel with their subjects are not counted. ``refused`` are the repositories the
+    rule cannot apply to (see the module's docstring).
     """
 
     resources: list[Resource]
     unchanged: list[Resource]
     listed: int
+    refused: list[Refusal] = field(default_factory=list)
 
 
 def resource_type(manifest: Manifest) -> ResourceType:
@@ -155,27 +201,33 @@ def plan_replication(
     """List what ``rule`` selects at ``source`` and compare it with ``destination``.
 
     A tag deleted between listing and inspection is left out. Raises ``ValueError`` if the
-    namespace flattening cannot apply to a selected repository or sends two of them to one
-    destination, or if the rule filters by label and the source has no labels; and the
-    registry client's typed errors if a registry fails.
+    namespace flattening sends two repositories to one destination, or if the rule filters
+    by label and the source has no labels; and the registry client's typed errors if a
+    registry fails. A repository the flattening cannot apply to is refused (see
+    :class:`Plan`), the others planned.
 
     ``only`` plans just the repositories it names instead of listing the source, and in
-    each just the named tags (None: all of them); the rule's filters still apply. An
-    event-based run uses it to replicate what the source's events reported.
+    each just the named tags and digests (None: all of them); the rule's filters still
+    apply. An event-based run uses it to replicate what the source's events reported.
     """
     listed = source.list_repositories(name_pattern=rule.filters.name) if only is None else only
-    repositories = sorted(
+    selected = sorted(
         repository for repository in listed if filters.match(rule.filters.name, repository)
     )
-    targets = _destinations(rule, repositories)
+    targets, refused = _destinations(rule, selected)
+    repositories = [repository for repository in selected if repository in targets]
     inspector = _Inspector(rule, source, destination)
+    untagged = rule.filters.tag.selects_untagged
+
+    def listing(repository: str) -> tuple[set[str], list[str]]:
+        return set(source.list_tags(repository)), (
+            source.untagged_digests(repository) if untagged else []
+        )
 
     with ThreadPoolExecutor(PLAN_WORKERS, thread_name_prefix="regrep-plan") as pool:
-        tag_lists = _map_all(
-            pool, lambda repository: set(source.list_tags(repository)), repositories
-        )
+        listings = _map_all(pool, listing, repositories)
         candidates: list[tuple[str, str]] = []
-        for repository, tags in zip(repositories, tag_lists, strict=True):
+        for repository, (tags, digests) in zip(repositories, listings, strict=True):
             inspector.tags[repository] = tags
             wanted = None if only is None else only[repository]
             candidates += [
@@ -183,22 +235,39 @@ def plan_replication(
                 for tag in sorted(tags)
                 if inspector.selects(tag) and (wanted is None or tag in wanted)
             ]
+            if untagged:
+                named = {ref for ref in wanted or () if is_digest(ref)}
+                candidates += [
+                    (repository, digest)
+                    for digest in sorted({*digests, *named})
+                    if wanted is None or digest in wanted
+                ]
         outcomes = _map_all(
             pool,
             lambda candidate: inspector.inspect(candidate[0], candidate[1], targets[candidate[0]]),
             candidates,
         )
 
-    resources: list[Resource] = []
-    unchanged: list[Resource] = []
-    for outcome in outcomes:
-        if outcome is not None:
-            resource, same = outcome
-            (unchanged if same else resources).append(resource)
+    found = _tagged_first([outcome for outcome in outcomes if outcome is not None])
+    resources = [resource for resource, same in found if not same]
+    unchanged = [resource for resource, same in found if same]
     if rule.copy_referrers:
         owners = [*unchanged, *(r for r in resources if r not in inspector.held_back)]
         resources = _hand_referrer_tags(resources, owners, inspector.tags)
-    return Plan(resources=resources, unchanged=unchanged, listed=len(candidates))
+    return Plan(resources=resources, unchanged=unchanged, listed=len(candidates), refused=refused)
+
+
+def _tagged_first(found: Sequence[tuple[Resource, bool]]) -> list[tuple[Resource, bool]]:
+    """``found`` without the untagged artifacts that a tag of their repository names.
+
+    An event may name a digest that also has tags; its tags copy it already.
+    """
+    tagged = {(r.source_repository, r.digest) for r, _ in found if r.tag is not None}
+    return [
+        (resource, same)
+        for resource, same in found
+        if resource.tag is not None or (resource.source_repository, resource.digest) not in tagged
+    ]
 
 
 def _hand_referrer_tags(
@@ -264,12 +333,18 @@ class _Inspector:
             return False
         return self.rule.filters.tag.accepts(tag)
 
-    def inspect(self, repository: str, tag: str, target: str) -> tuple[Resource, bool] | None:
-        """The resource for ``repository:tag`` and whether it is unchanged; None if dropped."""
-        found = self._read_source(repository, tag)
-        if found is None or not self._labelled(repository, tag, found[0]):
+    def inspect(self, repository: str, reference: str, target: str) -> tuple[Resource, bool] | None:
+        """The resource for ``repository`` at ``reference`` (a tag, or an untagged artifact's
+        digest) and whether it is unchanged; None if dropped."""
+        tag = None if is_digest(reference) else reference
+        label = _labelled(repository, reference)
+        found = self._read_source(repository, reference, needs_manifest=tag is None)
+        if found is None or not self._labelled(repository, label, found[0]):
             return None
         digest, media_type, manifest = found
+        if tag is None and self.rule.copy_referrers and manifest and manifest.subject:
+            log.debug("%s refers to %s: it travels with it", label, manifest.subject.digest)
+            return None
         platforms = self.rule.filters.platforms
         if manifest is not None and platforms is not None:
             manifest = select_platforms(
@@ -280,11 +355,11 @@ class _Inspector:
             )
             if manifest is None:
                 wanted = ", ".join(platforms.values)
-                log.info("Skipping %s:%s: it has none of the platforms %s", repository, tag, wanted)
+                log.info("Skipping %s: it has none of the platforms %s", label, wanted)
                 return None
         resource = Resource(repository, tag, target, digest, media_type)
-        current = self.destination.head_manifest(target, tag)
         expected = manifest.digest if manifest is not None else digest
+        current = self.destination.head_manifest(target, expected if tag is None else tag)
         same = current is not None and current.digest == expected
         if current is not None and not same and not self.rule.override:
             self.held_back.add(resource)
@@ -293,29 +368,34 @@ class _Inspector:
             same = False
         return resource, same
 
-    def _read_source(self, repository: str, tag: str) -> tuple[str, str, Manifest | None] | None:
-        """The tag's digest, media type and (when a filter needs it) manifest at the source.
+    def _read_source(
+        self, repository: str, reference: str, *, needs_manifest: bool
+    ) -> tuple[str, str, Manifest | None] | None:
+        """The artifact's digest, media type and (when needed) manifest at the source.
 
-        None when the resource filter drops it or the tag disappeared since listing.
+        The resource and platform filters need the manifest, and so does an untagged
+        artifact (a referrer among them travels with its subject instead). None when the
+        resource filter drops it or it disappeared since listing.
         """
         wanted = self.rule.filters
-        if wanted.resource is None and wanted.platforms is None:
-            head = self.source.head_manifest(repository, tag)
+        label = _labelled(repository, reference)
+        if wanted.resource is None and wanted.platforms is None and not needs_manifest:
+            head = self.source.head_manifest(repository, reference)
             if head is not None:
                 return head.digest, head.media_type, None
         else:
             try:
-                manifest = self.source.get_manifest(repository, tag)
+                manifest = self.source.get_manifest(repository, reference)
             except NotFound:
                 pass
             else:
                 if wanted.resource is not None and resource_type(manifest) != wanted.resource:
                     return None
                 return manifest.digest, manifest.media_type, manifest
-        log.info("Skipping %s:%s: the tag disappeared after listing", repository, tag)
+        log.info("Skipping %s: it disappeared after listing", label)
         return None
 
-    def _labelled(self, repository: str, tag: str, digest: str) -> bool:
+    def _labelled(self, repository: str, label: str, digest: str) -> bool:
         """Harbor's label filter; ``ValueError`` when the source has no labels at all."""
         wanted = self.rule.filters.labels
         if not wanted.active:
@@ -328,7 +408,7 @@ class _Inspector:
             )
         if wanted.accepts(labels):
             return True
-        log.debug("Skipping %s:%s: its labels %s do not pass", repository, tag, sorted(labels))
+        log.debug("Skipping %s: its labels %s do not pass", label, sorted(labels))
         return False
 
     def _referrers_missing(self, resource: Resource, manifest: Manifest | None) -> bool:
@@ -359,16 +439,23 @@ class _Inspector:
         return not sync.survey(subjects, source_tags=self.tags[repository]).empty
 
 
-def _destinations(rule: Rule, repositories: Sequence[str]) -> dict[str, str]:
+def _destinations(rule: Rule, repositories: Sequence[str]) -> tuple[dict[str, str], list[Refusal]]:
     """Map each source repository to its destination, refusing two sources on one target.
 
     Flattening can send different repositories to one place (``a/x`` and ``b/x`` both to
-    ``n/x``); their tags would overwrite each other, so planning stops and says which.
+    ``n/x``); their tags would overwrite each other, so planning stops and says which. A
+    repository with too few namespace parts for the replace count is refused on its own.
     """
     targets: dict[str, str] = {}
+    refused: list[Refusal] = []
     owners: dict[str, str] = {}
     for repository in repositories:
-        target = rule.destination_repository(repository)
+        try:
+            target = rule.destination_repository(repository)
+        except ValueError as error:
+            log.error("%s is not replicated: %s", repository, error)
+            refused.append(Refusal(repository, str(error)))
+            continue
         owner = owners.setdefault(target, repository)
         if owner != repository:
             raise ValueError(
@@ -376,7 +463,7 @@ def _destinations(rule: Rule, repositories: Sequence[str]) -> dict[str, str]:
                 "choose a destination_namespace_replace_count that keeps their names apart"
             )
         targets[repository] = target
-    return targets
+    return targets, refused
 
 
 def _map_all(

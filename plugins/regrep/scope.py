@@ -2,7 +2,9 @@
 
 A run started by hand or by the schedule replicates everything the rule selects. A run
 started by asset events replans only the repositories and tags the events name (the rule's
-filters still apply, in planning); an event naming a repository without a tag, or a
+filters still apply, in planning), and the digests of pushes without a tag (untagged
+artifacts, replicated by digest where the tag filter selects them, as in Harbor); an event
+naming a repository without a tag or digest, or a
 referrer tag (a signature pushed after its image, which travels with its subject), replans
 the whole repository, and an event naming nothing replans the whole source.
 
@@ -51,7 +53,8 @@ class Deletion:
 
 @dataclass(frozen=True)
 class Scope:
-    """``only``: repositories to plan and their tags (None: all), or None for everything."""
+    """``only``: repositories to plan and their tags and untagged digests (None: all), or
+    None for everything."""
 
     only: dict[str, set[str] | None] | None
     deletions: list[Deletion]
@@ -71,14 +74,14 @@ def scope_of(rule: Rule, events: Sequence[ImageEvent] | None) -> Scope:
                 deletions.append(deletion)
         elif event.repository is None:
             everything = True
-        elif event.tag is None and event.digest is not None:
-            log.info("ignoring push of untagged %s: rules replicate tags", event.label)
-        elif event.tag is None or is_referrer_tag(event.tag):
+        elif (event.tag is None and event.digest is None) or (
+            event.tag is not None and is_referrer_tag(event.tag)
+        ):
             only[event.repository] = None
         else:
-            tags = only.setdefault(event.repository, set())
-            if tags is not None:
-                tags.add(event.tag)
+            references = only.setdefault(event.repository, set())
+            if references is not None:
+                references.add(event.tag or str(event.digest))
     return Scope(only=None if everything else only, deletions=deletions)
 
 

@@ -1,11 +1,12 @@
 """Copy one resource (image, index, chart, artifact) from one registry to another.
 
-The resource is a tag at the source. Its manifest, with everything it references, is
-made to exist at the destination (:class:`~regrep.content.ContentCopier`: blobs before
-manifests, children before indexes, the tag last), byte-exact, so the destination digest
-equals the source digest. Then, with ``copy_referrers``, the signatures, SBOMs and
-attestations of every copied manifest follow (:mod:`regrep.referrer_sync`), also when the
-tag itself was already in place, since a signature is often added after the image.
+The resource is a tag at the source, or the digest of an artifact without tags, which is
+pushed by digest and gets no tag at the destination either. Its manifest, with everything
+it references, is made to exist at the destination (:class:`~regrep.content.ContentCopier`:
+blobs before manifests, children before indexes, the tag last), byte-exact, so the
+destination digest equals the source digest. Then, with ``copy_referrers``, the signatures,
+SBOMs and attestations of every copied manifest follow (:mod:`regrep.referrer_sync`), also
+when the tag itself was already in place, since a signature is often added after the image.
 
 ``platforms`` narrows a multi-platform index to some of its children
 (:mod:`regrep.platforms`); only then may the destination digest differ from the source's.
@@ -136,6 +137,9 @@ def copy_resource(
             wanted = ", ".join(platforms.values)
             return finish("skipped", original.digest, f"{src_label} has none of {wanted}: skipped")
         manifest = chosen
+    if is_digest(reference) and manifest.digest != reference:
+        reference = manifest.digest  # untagged, and a platform filter made a new index
+        dst_label = _label(destination, destination_repository, reference)
     present = destination.head_manifest(destination_repository, reference)
     if present is not None and present.digest == manifest.digest:
         status: Status = "unchanged"

@@ -71,7 +71,12 @@ def test_pushes_name_the_tags_and_repositories_to_plan() -> None:
             ImageEvent("push", "apps/untagged", None, DIGEST),
         ],
     )
-    assert scope.only == {"apps/web": {"1.0", "1.1"}, "apps/api": None, "apps/db": None}
+    assert scope.only == {
+        "apps/web": {"1.0", "1.1"},
+        "apps/api": None,
+        "apps/db": None,
+        "apps/untagged": {DIGEST},  # planned by digest where the tag filter selects it
+    }
     assert scope.deletions == []
 
 

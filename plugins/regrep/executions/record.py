@@ -13,6 +13,9 @@ from what its task reported, and its state only fills the gaps:
 - no result and no final failure: stopped, by ``regrep executions stop``, by the UI, or
   because its process was lost while a retry was still due.
 
+A repository the plan refused (a namespace flattening that cannot apply to it) has no copy
+task: it is one failed outcome, named after the repository, with the plan's reason.
+
 A copy instance of a large run copies a batch of resources (:mod:`regrep.fanout`: its first
 in the mapped list, the rest in the plan's XCom :func:`batch_key`) and returns one result
 per resource; when it fails it leaves the results it has as
@@ -34,6 +37,7 @@ DAG_ID_PREFIX = "replicate_"  # a rule's DAG is replicate_<rule name>
 PLAN_TASK, COPY_TASK, DELETE_TASK, SUMMARY_TASK = "plan", "copy", "delete", "summary"
 COUNTS_KEY = "counts"  # the plan's XCom of ``listed`` and ``unchanged``
 DELETIONS_KEY = "deletions"  # the plan's XCom of deletions for the delete task
+REFUSED_KEY = "refused"  # the plan's XCom of repositories it refused: ``{"label", "message"}``
 ERROR_KEY = "error"  # a work task's failure: ``{"resource", "message", "final"}``
 BATCH_RESULTS_KEY = "results"  # a failed batch copy's results, failed resources included
 RETURN_KEY = "return_value"
@@ -145,6 +149,10 @@ def build_execution(
             xcom,
             active,
         )
+    ]
+    outcomes += [
+        Outcome(str(item["label"]), "copy", "failed", str(item["message"]))
+        for item in xcom(PLAN_TASK, REFUSED_KEY, -1) or []
     ]
     deletions = xcom(PLAN_TASK, DELETIONS_KEY, -1) or []
     if deletions:

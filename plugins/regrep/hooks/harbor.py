@@ -9,8 +9,11 @@ v2.0 swagger, basic credentials):
   versions is not supported, so anything but Harbor 2.x is refused with a clear message;
 - listing: projects (``GET /projects``, paged with ``page``/``page_size`` and a ``Link``
   header), then each project's repositories, instead of the catalog;
-- labels, for the label filter: ``GET /projects/{p}/repositories/{r}/artifacts``
-  with ``with_label=true`` (a repository path in a URL is URL-encoded twice);
+- artifacts, for the label filter and untagged artifacts:
+  ``GET /projects/{p}/repositories/{r}/artifacts`` with ``with_tag=true`` and
+  ``with_label=true`` (a repository path in a URL is URL-encoded twice), one listing per
+  repository giving each artifact's labels and whether it has tags (Harbor's replication
+  copies an artifact without tags by digest);
 - namespaces: pushing needs the project to exist, so ``ensure_namespace`` creates a
   private one (``POST /projects``), after checking with ``HEAD /projects?project_name=``
   that it is missing: Harbor checks the right to create projects before existence.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +37,14 @@ from regrep.registry.errors import Forbidden, NotFound, Unauthorized
 
 V2 = "/v2.0"  # below /api: Harbor 2.x serves API v2.0 there, 1.x the unversioned API
 API_PAGE_SIZE = 100  # Harbor caps page_size at 100
+
+
+@dataclass(frozen=True)
+class _Artifact:
+    """What Harbor's artifact listing tells of one artifact."""
+
+    labels: frozenset[str]
+    tagged: bool
 
 
 def _encoded_repository(name: str) -> str:
@@ -64,8 +76,8 @@ class HarborClient(RegistryClient):
         self._lock = threading.Lock()
         self._version_checked = False
         self._projects: set[str] = set()  # known to exist
-        self._labels: dict[str, dict[str, set[str]]] = {}  # repository -> digest -> labels
-        self._label_locks: dict[str, threading.Lock] = {}
+        self._artifacts: dict[str, dict[str, _Artifact]] = {}  # repository -> digest -> it
+        self._listing_locks: dict[str, threading.Lock] = {}
 
     def ping(self) -> None:
         """The registry answers, the credentials work, and it is a Harbor we support."""
@@ -100,16 +112,31 @@ class HarborClient(RegistryClient):
     def artifact_labels(self, repository: str, digest: str) -> set[str] | None:
         """The labels Harbor shows on the artifact ``digest`` of ``repository``.
 
-        One listing per repository serves all its tags; an artifact Harbor does not list
-        (a child of an index) has no labels.
+        An artifact Harbor does not list (a child of an index) has no labels.
+        """
+        found = self._listed_artifacts(repository).get(digest)
+        return set() if found is None else set(found.labels)
+
+    def untagged_digests(self, repository: str) -> list[str]:
+        """The artifacts of ``repository`` Harbor lists without a tag, by digest."""
+        return sorted(
+            digest
+            for digest, artifact in self._listed_artifacts(repository).items()
+            if not artifact.tagged
+        )
+
+    def _listed_artifacts(self, repository: str) -> dict[str, _Artifact]:
+        """Harbor's artifact listing of ``repository``, read once per client.
+
+        The planner asks about many tags at once: each repository is listed once.
         """
         with self._lock:
-            listing = self._label_locks.setdefault(repository, threading.Lock())
-        with listing:  # the planner asks for many tags at once: list each repository once
-            known = self._labels.get(repository)
+            listing = self._listing_locks.setdefault(repository, threading.Lock())
+        with listing:
+            known = self._artifacts.get(repository)
             if known is None:
-                known = self._labels[repository] = self._list_labels(repository)
-        return set(known.get(digest, set()))
+                known = self._artifacts[repository] = self._list_artifacts(repository)
+        return known
 
     def head_manifest(self, repository: str, reference: str) -> Descriptor | None:
         """The manifest's descriptor, None if absent, also in a project not created yet.
@@ -182,7 +209,7 @@ class HarborClient(RegistryClient):
                 codes=exc.codes,
             ) from exc
 
-    def _list_labels(self, repository: str) -> dict[str, set[str]]:
+    def _list_artifacts(self, repository: str) -> dict[str, _Artifact]:
         project, _, name = repository.partition("/")
         artifacts = self._api.pages(
             f"{V2}/projects/{quote(project, safe='')}/repositories/{_encoded_repository(name)}"
@@ -191,7 +218,10 @@ class HarborClient(RegistryClient):
             params={"with_tag": "true", "with_label": "true", "page_size": API_PAGE_SIZE},
         )
         return {
-            str(artifact["digest"]): {str(label["name"]) for label in artifact.get("labels") or []}
+            str(artifact["digest"]): _Artifact(
+                labels=frozenset(str(label["name"]) for label in artifact.get("labels") or []),
+                tagged=bool(artifact.get("tags")),
+            )
             for artifact in artifacts
         }
 

@@ -75,12 +75,11 @@ def _copy_one(
 ) -> dict[str, Any]:
     item = Resource.from_dict(entry["resource"])
     log.info(
-        "copying %s/%s to %s/%s:%s (override %s)",
+        "copying %s/%s to %s/%s (override %s)",
         rule.source,
         item.label,
         rule.destination,
-        item.destination_repository,
-        item.tag,
+        item.destination_label,
         "on" if rule.override else "off",
     )
     for digest, repository in (entry.get("seeded") or {}).items():
@@ -89,7 +88,7 @@ def _copy_one(
         source,
         destination,
         item.source_repository,
-        item.tag,
+        item.reference,
         item.destination_repository,
         override=rule.override,
         mount_from=entry.get("mount_from") or (),

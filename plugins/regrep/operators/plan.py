@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from regrep.blobcopy import Transfer
 from regrep.cancellation import stop_on_termination
 from regrep.events import EventError, ImageEvent, asset_name, asset_uri
-from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, batch_key
+from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
 from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import task_outcome
@@ -41,7 +41,8 @@ LOGGED_RESOURCES = 200
 @dataclass(frozen=True)
 class PlannedRun:
     """The work of one run: ``copies`` for the mapped copy task, ``counts`` for the summary,
-    ``deletions`` (:meth:`Deletion.to_dict`) for the delete task.
+    ``deletions`` (:meth:`Deletion.to_dict`) for the delete task, ``refused`` the
+    repositories the rule cannot apply to (:meth:`Refusal.to_dict`), failed in the record.
 
     Each copy is the keyword arguments of one copy task instance (``resource``, a
     :meth:`Resource.to_dict`, ``mount_from``, ``seeded`` and ``more``, how many resources
@@ -55,6 +56,7 @@ class PlannedRun:
     counts: dict[str, int]
     deletions: list[dict[str, Any]]
     batches: dict[int, list[dict[str, Any]]]
+    refused: list[dict[str, str]]
 
 
 def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
@@ -64,6 +66,8 @@ def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
     ti.xcom_push(COUNTS_KEY, planned.counts)
     if planned.deletions:
         ti.xcom_push(DELETIONS_KEY, planned.deletions)
+    if planned.refused:
+        ti.xcom_push(REFUSED_KEY, planned.refused)
     for index, rest in planned.batches.items():
         ti.xcom_push(batch_key(index), rest)
     return planned.copies
@@ -166,21 +170,20 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
         log.info("%d copy task instances, each copying a batch of resources", len(copies))
     for resource in result.resources[:LOGGED_RESOURCES]:
         log.info(
-            "to copy: %s -> %s:%s (%s)",
-            resource.label,
-            resource.destination_repository,
-            resource.tag,
-            resource.digest,
+            "to copy: %s -> %s (%s)", resource.label, resource.destination_label, resource.digest
         )
     if len(result.resources) > LOGGED_RESOURCES:
         log.info("... and %d more to copy", len(result.resources) - LOGGED_RESOURCES)
     for deletion in scope.deletions:
         log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
+    for refusal in result.refused:
+        log.error("not replicated: %s: %s", refusal.label, refusal.message)
     return PlannedRun(
         copies=copies,
         batches=copy_map.rests,
         counts={"listed": result.listed, "unchanged": len(result.unchanged)},
         deletions=[deletion.to_dict() for deletion in scope.deletions],
+        refused=[refusal.to_dict() for refusal in result.refused],
     )
 
 

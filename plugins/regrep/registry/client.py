@@ -262,6 +262,15 @@ class RegistryClient:
         """
         return None
 
+    def untagged_digests(self, repository: str) -> list[str]:
+        """The digests of the repository's artifacts that have no tag.
+
+        The distribution API lists tags only: a plain registry cannot say which manifests
+        were pushed by digest alone, so this is empty here. The Harbor client overrides it
+        (Harbor's artifact listing shows untagged artifacts, as its replication sees them).
+        """
+        return []
+
     # -- blobs -------------------------------------------------------------------------
 
     def blob_size(self, repository: str, digest: str) -> int | None:
