@@ -63,7 +63,7 @@ def replicate(rule: Rule, local: RunningRegistry) -> Plan:
                 source,
                 destination,
                 resource.source_repository,
-                resource.tag,
+                resource.reference,
                 resource.destination_repository,
             )
     return plan

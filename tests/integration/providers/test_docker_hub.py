@@ -185,3 +185,21 @@ def test_docker_hub_takes_pushes_from_an_account_only(
         "pushes only from an account: set the connection's login (a Docker ID) and password "
         "(an access token)"
     )
+
+
+def test_a_list_of_namespaces_with_spaces_asks_for_each_namespace_trimmed(
+    hub: DockerHubEmulator, registry: RunningRegistry, connect: Connect
+) -> None:
+    push_image(hub.upstream, "library/alpine", "1")
+    push_image(hub.upstream, "acme/tool", "2")
+    _connect(connect, hub)
+    rule = Rule(
+        name="some", source="hub", destination="local", filters=Filters(name="{library, acme}/*")
+    )
+
+    with registry_hook("hub").get_client() as source, RegistryClient(registry.url) as local:
+        plan = plan_replication(rule, source, local)
+
+    assert [r.label for r in plan.resources] == ["acme/tool:2", "library/alpine:1"]
+    asked = sorted({c.path for c in hub.hub.calls("GET", r"/v2/namespaces/[^/]+/repositories")})
+    assert asked == ["/v2/namespaces/acme/repositories", "/v2/namespaces/library/repositories"]

@@ -18,11 +18,11 @@ from regrep.hooks.harbor import HarborClient, HarborHook
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import Forbidden
-from regrep.rules import Filters, LabelFilter, Rule
+from regrep.rules import Filters, LabelFilter, Rule, TagFilter
 from regrep.transfer import copy_resource
 from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
-from tests.support.images import push_image
+from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.harbor import HarborEmulator
 
@@ -177,3 +177,110 @@ def test_label_filter_reads_harbor_labels(
     # One listing of the repository's artifacts, its path encoded twice as Harbor wants.
     (listing,) = harbor.server.calls("GET", r"/api/v2\.0/projects/team/repositories/.*/artifacts")
     assert listing.path.endswith("/repositories/tools%252Fcli/artifacts")
+
+
+def _planned(rule: Rule, local: RunningRegistry) -> tuple[list[str], list[str]]:
+    """The labels of what ``rule`` would copy from ``harbor`` and what is unchanged."""
+    with registry_hook(rule.source).get_client() as source, RegistryClient(local.url) as dst:
+        plan = plan_replication(rule, source, dst)
+    return [r.label for r in plan.resources], [r.label for r in plan.unchanged]
+
+
+@pytest.mark.parametrize(
+    ("tag", "labels", "untagged_too"),
+    [
+        (TagFilter(), LabelFilter(), True),  # no tag filter
+        (TagFilter(pattern="*"), LabelFilter(), True),
+        (TagFilter(pattern="**"), LabelFilter(), True),
+        (TagFilter(pattern="1.*"), LabelFilter(), False),
+        (TagFilter(pattern="1.*", decoration="excludes"), LabelFilter(), True),
+        (TagFilter(pattern="v*", decoration="excludes"), LabelFilter(), True),
+        (TagFilter(), LabelFilter(exclude=("deprecated",)), True),
+    ],
+)
+def test_untagged_artifacts_are_planned_where_the_tag_filter_matches_no_tag(
+    tag: TagFilter,
+    labels: LabelFilter,
+    untagged_too: bool,
+    harbor: HarborEmulator,
+    registry: RunningRegistry,
+    connect: Connect,
+) -> None:
+    """Harbor's tag filter matches an artifact without tags against "" (artifact.go)."""
+    harbor.add_project("team", members=["bob"])
+    push_image(harbor.upstream, "team/app", "1.0")
+    untagged = push_image(harbor.upstream, "team/app", None)
+    harbor.keep_untagged("team/app", untagged.digest)
+    _connect(connect, "harbor", harbor, "bob")
+    rule = Rule(
+        name="untagged",
+        source="harbor",
+        destination="local",
+        filters=Filters(name="team/**", tag=tag, labels=labels),
+    )
+
+    resources, _ = _planned(rule, registry)
+
+    kept = [] if tag.decoration == "excludes" and tag.pattern == "1.*" else ["team/app:1.0"]
+    assert resources == kept + ([f"team/app@{untagged.digest}"] if untagged_too else [])
+
+
+def test_an_untagged_artifact_is_copied_by_digest_and_then_unchanged(
+    harbor: HarborEmulator, registry: RunningRegistry, connect: Connect
+) -> None:
+    harbor.add_project("team", members=["bob"])
+    tagged = push_image(harbor.upstream, "team/app", "1.0")
+    untagged = push_image(harbor.upstream, "team/app", None)
+    harbor.keep_untagged("team/app", untagged.digest)
+    _connect(connect, "harbor", harbor, "bob")
+    rule = Rule(name="all", source="harbor", destination="local", filters=Filters(name="**"))
+
+    plan = replicate(rule, registry)
+
+    assert [r.tag for r in plan.resources] == ["1.0", None]
+    assert manifest_digest(registry, "team/app", untagged.digest) == untagged.digest
+    assert manifest_digest(registry, "team/app", "1.0") == tagged.digest
+    with RegistryClient(registry.url) as local:
+        assert list(local.list_tags("team/app")) == ["1.0"]  # no tag made up for it
+    assert _planned(rule, registry) == ([], ["team/app:1.0", f"team/app@{untagged.digest}"])
+
+
+def test_label_excludes_drop_an_artifact_only_when_it_carries_every_label(
+    harbor: HarborEmulator, registry: RunningRegistry, connect: Connect
+) -> None:
+    """Harbor's artifactLabelFilter with ``excludes``: dropped when all labels are there."""
+    harbor.add_project("team", members=["bob"])
+    old = push_image(harbor.upstream, "team/app", "old")
+    broken = push_image(harbor.upstream, "team/app", "broken")
+    push_image(harbor.upstream, "team/app", "fine")
+    harbor.label("team/app", old.digest, "deprecated")
+    harbor.label("team/app", broken.digest, "deprecated", "broken")
+    _connect(connect, "harbor", harbor, "bob")
+    rule = Rule(
+        name="labels",
+        source="harbor",
+        destination="local",
+        filters=Filters(name="team/**", labels=LabelFilter(exclude=("deprecated", "broken"))),
+    )
+
+    assert _planned(rule, registry)[0] == ["team/app:fine", "team/app:old"]
+
+
+def test_a_list_of_projects_with_spaces_asks_for_each_project_trimmed(
+    harbor: HarborEmulator, registry: RunningRegistry, connect: Connect
+) -> None:
+    harbor.add_project("p1", members=["bob"])
+    harbor.add_project("p2", members=["bob"])
+    harbor.add_project("p3", members=["bob"])
+    for project in ("p1", "p2", "p3"):
+        push_image(harbor.upstream, f"{project}/app", "1")
+    _connect(connect, "harbor", harbor, "bob")
+    rule = Rule(
+        name="some", source="harbor", destination="local", filters=Filters(name="{p1, p2}/**")
+    )
+
+    assert _planned(rule, registry)[0] == ["p1/app:1", "p2/app:1"]
+    asked = [
+        c.path for c in harbor.server.calls("GET", r"/api/v2\.0/projects(/[^/]+/repositories)?")
+    ]
+    assert asked == ["/api/v2.0/projects/p1/repositories", "/api/v2.0/projects/p2/repositories"]

@@ -13,7 +13,10 @@ The API follows the Harbor API v2.0 swagger (``/api/v2.0``, basic credentials):
   (``creation_restricted``) and the caller is not one, 401 anonymously;
 - ``GET /projects/{project}/repositories/{repository}/artifacts`` (the repository path
   URL-encoded twice, as Harbor requires) with ``with_tag``/``with_label``: one entry per
-  digest with its ``tags`` and ``labels`` (set with :meth:`HarborEmulator.label`).
+  digest with its ``tags`` and ``labels`` (set with :meth:`HarborEmulator.label`), and the
+  artifacts pushed by digest alone with ``"tags": null`` (declared with
+  :meth:`HarborEmulator.keep_untagged`: the registry behind cannot list them, Harbor's
+  database can).
   Errors are Harbor's ``{"errors": [{"code", "message"}]}``.
 
 ``/v2/`` is a distribution registry behind Harbor's token service (``/service/token``):
@@ -79,6 +82,7 @@ class HarborEmulator(AccountsEmulator):
         self.creation_restricted = creation_restricted
         self.projects: dict[str, Project] = {}
         self.labels: dict[tuple[str, str], list[str]] = {}
+        self.untagged: dict[str, list[str]] = {}  # repository -> digests without a tag
         self._ids = itertools.count(1)
         self.server = VendorServer("harbor", upstream=upstream.url)
         self.server.gate = self._token_realm(self.server, "/service/token", "harbor")
@@ -108,6 +112,11 @@ class HarborEmulator(AccountsEmulator):
     def label(self, repository: str, digest: str, *names: str) -> None:
         """Attach labels to an artifact (Harbor's "Add labels")."""
         self.labels.setdefault((repository, digest), []).extend(names)
+
+    def keep_untagged(self, repository: str, digest: str) -> None:
+        """Know of a manifest pushed to the upstream by digest alone, as Harbor records
+        every push: it is listed as an artifact without tags."""
+        self.untagged.setdefault(repository, []).append(digest)
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -207,6 +216,17 @@ class HarborEmulator(AccountsEmulator):
             )
             if request.arg("with_tag", "true") == "true":
                 entry["tags"].append({"name": tag})
+        for digest in self.untagged.get(repository, []):
+            media_type = self._upstream_head(repository, digest)[1]
+            artifacts.setdefault(
+                digest,
+                {
+                    "digest": digest,
+                    "manifest_media_type": media_type,
+                    "type": "IMAGE",
+                    "tags": None,
+                },
+            )
         for digest, entry in artifacts.items():
             if request.arg("with_label") == "true":
                 entry["labels"] = [
