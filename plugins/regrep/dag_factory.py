@@ -247,7 +247,7 @@ def rule_doc(rule: Rule, path: Path) -> str:
         when = f"event based, on pushes to `{rule.source}` ({deletions})"
     else:
         when = "manual"
-    tag = rule.filters.tag
+    name, tag = rule.filters.name, rule.filters.tag
     namespace = (
         f"`{rule.destination_namespace}` (replace count {rule.destination_namespace_replace_count})"
         if rule.destination_namespace
@@ -258,7 +258,7 @@ def rule_doc(rule: Rule, path: Path) -> str:
         ("Destination", f"`{rule.destination}`"),
         ("Replication mode", modes.mode_row(rule)),
         ("Destination namespace", namespace),
-        ("Name filter", f"`{rule.filters.name}`" if rule.filters.name else "all"),
+        ("Name filter", f"{name.decoration} `{name.pattern}`" if name.pattern else "all"),
         ("Tag filter", f"{tag.decoration} `{tag.pattern}`" if tag.pattern else "all"),
         ("Resource filter", rule.filters.resource or "all"),
         ("Trigger", when),

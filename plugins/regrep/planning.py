@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from regrep import filters, oci
+from regrep import oci
 from regrep.oci import Manifest, is_digest
 from regrep.platforms import select_platforms
 from regrep.referrer_sync import ReferrerSync, subjects_for
@@ -210,10 +210,9 @@ def plan_replication(
     each just the named tags and digests (None: all of them); the rule's filters still
     apply. An event-based run uses it to replicate what the source's events reported.
     """
-    listed = source.list_repositories(name_pattern=rule.filters.name) if only is None else only
-    selected = sorted(
-        repository for repository in listed if filters.match(rule.filters.name, repository)
-    )
+    name = rule.filters.name
+    listed = source.list_repositories(name_pattern=name.listing_pattern) if only is None else only
+    selected = sorted(repository for repository in listed if name.accepts(repository))
     targets, refused = _destinations(rule, selected)
     repositories = [repository for repository in selected if repository in targets]
     inspector = _Inspector(rule, source, destination)

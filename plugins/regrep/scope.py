@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from regrep import filters
 from regrep.events import ImageEvent, latest_per_resource
 from regrep.referrers import is_referrer_tag
 from regrep.rules import Rule
@@ -91,7 +90,7 @@ def _deletion(rule: Rule, event: ImageEvent) -> Deletion | None:
     if not rule.replicate_deletion:
         log.info("ignoring deletion of %s: the rule does not replicate deletions", event.label)
         return None
-    if not filters.match(rule.filters.name, repository) or (
+    if not rule.filters.name.accepts(repository) or (
         event.tag is not None and not rule.filters.tag.accepts(event.tag)
     ):
         log.info("ignoring deletion of %s: the rule's filters do not select it", event.label)

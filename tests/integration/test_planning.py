@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from regrep.oci import HELM_CONFIG
-from regrep.planning import Plan, Resource, plan_replication
+from regrep.planning import Plan, Refusal, Resource, plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
 from tests.support.artifacts import push_artifact
@@ -193,19 +194,34 @@ def test_flattening_that_merges_repositories_is_refused(
         plan(make_rule(destination_namespace="n"), clients)
 
 
-def test_flattening_deeper_than_a_repository_fails_clearly(
+def test_flattening_deeper_than_a_repository_refuses_it_alone(
     registry_pair: RegistryPair, clients: Clients
 ) -> None:
     push_image(registry_pair.source, "a/b/c", "1", layer_sizes=(64,))
+    push_image(registry_pair.source, "x/y", "1", layer_sizes=(64,))
     push_image(registry_pair.source, "shallow", "1", layer_sizes=(64,))
     rule = make_rule(destination_namespace="n", destination_namespace_replace_count=2)
-    with pytest.raises(ValueError, match='repository "shallow" has only 1 path part'):
-        plan(rule, clients)
+
+    result = plan(rule, clients)
+
+    assert [(r.label, r.destination_repository) for r in result.resources] == [("a/b/c:1", "n/c")]
+    assert result.refused == [
+        Refusal(
+            repository,
+            f'repository "{repository}" cannot be flattened by destination_namespace_replace_count '
+            f"2: it has only {parts} namespace part(s) before its name {name!r}",
+        )
+        for repository, parts, name in (("shallow", 0, "shallow"), ("x/y", 1, "y"))
+    ]
 
 
 def test_resource_round_trips_through_json() -> None:
     resource = Resource("library/a", "v1", "mirror/a", "sha256:" + "0" * 64, OCI_MANIFEST)
     assert Resource.from_dict(json.loads(json.dumps(resource.to_dict()))) == resource
     assert resource.label == "library/a:v1"
+    untagged = dataclasses.replace(resource, tag=None)
+    assert Resource.from_dict(json.loads(json.dumps(untagged.to_dict()))) == untagged
+    assert untagged.label == f"library/a@sha256:{'0' * 64}"
+    assert untagged.destination_label == f"mirror/a@sha256:{'0' * 64}"
     with pytest.raises(ValueError, match="'digest' must be a string"):
         Resource.from_dict({**resource.to_dict(), "digest": None})

@@ -65,7 +65,7 @@ def test_full_rule_loads(tmp_path: Path) -> None:
     assert rule.name == "mirror-library"
     assert rule.dag_id == "replicate_mirror-library"
     assert (rule.source, rule.destination) == ("src_registry", "dst_registry")
-    assert rule.filters.name == "library/**"
+    assert rule.filters.name.pattern == "library/**"
     assert (rule.filters.tag.pattern, rule.filters.tag.decoration) == ("v*", "matches")
     assert rule.filters.resource == "image"
     assert rule.destination_repository("library/nginx") == "mirror/nginx"
@@ -77,7 +77,7 @@ def test_full_rule_loads(tmp_path: Path) -> None:
 def test_defaults_select_everything_manually(tmp_path: Path) -> None:
     rule = load_rule(write(tmp_path, MINIMAL))
     assert rule.description == ""
-    assert rule.filters.name == "" and rule.filters.tag.pattern == ""
+    assert rule.filters.name.pattern == "" and rule.filters.tag.pattern == ""
     assert rule.filters.resource is None
     assert rule.destination_namespace is None
     assert rule.destination_namespace_replace_count is None
@@ -88,7 +88,7 @@ def test_defaults_select_everything_manually(tmp_path: Path) -> None:
 
 def test_empty_yaml_values_mean_absent(tmp_path: Path) -> None:
     rule = load_rule(write(tmp_path, MINIMAL + "filters:\n  name:\n  tag:\n"))
-    assert rule.filters.name == "" and rule.filters.tag.accepts("anything")
+    assert rule.filters.name.pattern == "" and rule.filters.tag.accepts("anything")
 
 
 def test_tag_filter_mapping_form(tmp_path: Path) -> None:

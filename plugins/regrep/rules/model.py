@@ -44,6 +44,28 @@ def _checked_pattern(value: str) -> str:
     return value
 
 
+class NameFilter(_Model):
+    """Harbor's name filter: a repository pattern, and whether matches are kept or excluded."""
+
+    pattern: str = ""
+    decoration: filters.Decoration = "matches"
+
+    _valid_pattern = field_validator("pattern")(_checked_pattern)
+
+    def accepts(self, repository: str) -> bool:
+        """Return whether ``repository`` passes the filter (an empty pattern passes all)."""
+        return filters.accepts(self.pattern, repository, self.decoration)
+
+    @property
+    def listing_pattern(self) -> str:
+        """The pattern that bounds what to list: none when it names what to leave out.
+
+        (Harbor's adapters list only the projects an ``excludes`` pattern names, and then
+        exclude them all; regrep lists everything and excludes those.)
+        """
+        return self.pattern if self.decoration == "matches" else ""
+
+
 class TagFilter(_Model):
     """Harbor's tag filter: a pattern plus whether matching tags are kept or excluded."""
 
@@ -126,7 +148,7 @@ class PlatformFilter(_Model):
 class Filters(_Model):
     """Harbor's resource filters, plus platforms; an absent or empty filter selects all."""
 
-    name: str = ""
+    name: NameFilter = Field(default_factory=NameFilter)
     tag: TagFilter = Field(default_factory=TagFilter)
     resource: ResourceType | None = None
     labels: LabelFilter = Field(default_factory=LabelFilter)
@@ -138,12 +160,16 @@ class Filters(_Model):
         """Accept ``platforms: [linux/amd64]`` for ``platforms: {values: [linux/amd64]}``."""
         return {"values": value} if isinstance(value, list) else value
 
-    _valid_name = field_validator("name")(_checked_pattern)
-
     @field_validator("name", mode="before")
     @classmethod
-    def _empty_name(cls, value: Any) -> Any:
-        return "" if value is None else value
+    def _name_shorthand(cls, value: Any) -> Any:
+        """Accept ``name: "library/**"`` for ``name: {pattern: "library/**"}``."""
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            filters.validate_pattern(value)
+            return {"pattern": value}
+        return value
 
     @field_validator("tag", mode="before")
     @classmethod
@@ -360,13 +386,14 @@ class Rule(_Model):
             return None
         count = 1 if value is None else value  # Harbor's default: "Flatten 1 Level"
         rule_filters = info.data.get("filters")
-        if rule_filters is not None and count > 0:
-            shallow = [d for d in filters.fixed_depths(rule_filters.name) if d <= count]
+        name = None if rule_filters is None else rule_filters.name
+        if name is not None and name.decoration == "matches" and count > 0:
+            shallow = [d for d in filters.fixed_depths(name.pattern) if d <= count]
             if shallow:
                 raise ValueError(
                     f"replacing {count} leading namespace part(s) needs repositories with at "
                     f"least {count + 1} parts (the name itself is kept), but filters.name "
-                    f'"{rule_filters.name}" matches names of {shallow[0]} part(s)'
+                    f'"{name.pattern}" matches names of {shallow[0]} part(s)'
                 )
         return count
 
