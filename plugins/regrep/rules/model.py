@@ -44,17 +44,21 @@ def _checked_pattern(value: str) -> str:
     return value
 
 
-class NameFilter(_Model):
-    """Harbor's name filter: a repository pattern, and whether matches are kept or excluded."""
+class _DecoratedPattern(_Model):
+    """A Harbor pattern filter: a pattern, and whether what matches is kept or excluded."""
 
     pattern: str = ""
     decoration: filters.Decoration = "matches"
 
     _valid_pattern = field_validator("pattern")(_checked_pattern)
 
-    def accepts(self, repository: str) -> bool:
-        """Return whether ``repository`` passes the filter (an empty pattern passes all)."""
-        return filters.accepts(self.pattern, repository, self.decoration)
+    def accepts(self, value: str) -> bool:
+        """Return whether ``value`` passes the filter (an empty pattern passes everything)."""
+        return filters.accepts(self.pattern, value, self.decoration)
+
+
+class NameFilter(_DecoratedPattern):
+    """Harbor's name filter, on repository names."""
 
     @property
     def listing_pattern(self) -> str:
@@ -66,17 +70,8 @@ class NameFilter(_Model):
         return self.pattern if self.decoration == "matches" else ""
 
 
-class TagFilter(_Model):
-    """Harbor's tag filter: a pattern plus whether matching tags are kept or excluded."""
-
-    pattern: str = ""
-    decoration: filters.Decoration = "matches"
-
-    _valid_pattern = field_validator("pattern")(_checked_pattern)
-
-    def accepts(self, tag: str) -> bool:
-        """Return whether ``tag`` passes the filter (an empty pattern passes everything)."""
-        return filters.accepts(self.pattern, tag, self.decoration)
+class TagFilter(_DecoratedPattern):
+    """Harbor's tag filter, on each tag of an artifact."""
 
     @property
     def selects_untagged(self) -> bool:
@@ -85,7 +80,7 @@ class TagFilter(_Model):
         True without a pattern, for ``*`` and ``**``, and for ``excludes`` of any pattern
         that does not match the empty string.
         """
-        return filters.accepts(self.pattern, "", self.decoration)
+        return self.accepts("")
 
 
 class LabelFilter(_Model):
@@ -160,21 +155,11 @@ class Filters(_Model):
         """Accept ``platforms: [linux/amd64]`` for ``platforms: {values: [linux/amd64]}``."""
         return {"values": value} if isinstance(value, list) else value
 
-    @field_validator("name", mode="before")
+    @field_validator("name", "tag", mode="before")
     @classmethod
-    def _name_shorthand(cls, value: Any) -> Any:
-        """Accept ``name: "library/**"`` for ``name: {pattern: "library/**"}``."""
-        if value is None:
-            return {}
-        if isinstance(value, str):
-            filters.validate_pattern(value)
-            return {"pattern": value}
-        return value
-
-    @field_validator("tag", mode="before")
-    @classmethod
-    def _tag_shorthand(cls, value: Any) -> Any:
-        """Accept ``tag: "v*"`` for ``tag: {pattern: "v*"}``; report its error on ``tag``."""
+    def _pattern_shorthand(cls, value: Any) -> Any:
+        """Accept ``tag: "v*"`` for ``tag: {pattern: "v*"}`` (and so for ``name``); a bad
+        pattern's error is then reported on ``tag`` (``name``)."""
         if value is None:
             return {}
         if isinstance(value, str):

@@ -123,3 +123,21 @@ def run_dag(dag_id: str) -> RunRecord:
         ).first()
         summary = XComModel.deserialize_value(xcom) if xcom is not None else None
     return RunRecord(run_id=run.run_id, state=str(run.state), tasks=tasks, summary=summary)
+
+
+def run_note(run: RunRecord) -> list[str]:
+    """The execution record an ended run gets as its note, written as ``dag.test()`` ends a
+    run: by regrep's listener, the run held outside any session."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from regrep.executions.listener import write_note
+
+    with create_session() as session:
+        detached = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one()
+        session.expunge(detached)
+    write_note(detached)
+    with create_session() as session:
+        note = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one().note
+    return str(note).splitlines()

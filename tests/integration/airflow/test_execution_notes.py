@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from regrep.executions.listener import write_note
-from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag
+from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag, run_note
 from tests.support.images import push_image
 from tests.support.registries import RegistryPair
 
@@ -20,10 +19,6 @@ pytestmark = pytest.mark.airflow
 def test_an_ended_run_gets_its_record_as_its_note(
     registry_pair: RegistryPair, connect: Connect, write_rule: WriteRule
 ) -> None:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     source, destination = registry_pair
     connect("src", source)
     connect("dst", destination)
@@ -31,14 +26,7 @@ def test_an_ended_run_gets_its_record_as_its_note(
     write_rule("mirror", source="src", destination="dst", retries=0)
     run = run_dag("replicate_mirror")
 
-    with create_session() as session:
-        detached = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one()
-        session.expunge(detached)
-    write_note(detached)
-
-    with create_session() as session:
-        note = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one().note
-    lines = note.splitlines()
+    lines = run_note(run)
     assert lines[:3] == [
         f"replicate_mirror {run.run_id}: success",
         "1 tag(s) listed, 1 to replicate",

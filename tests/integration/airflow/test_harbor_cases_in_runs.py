@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from regrep.executions.listener import write_note
-from tests.integration.airflow.dagruns import Connect, RunRecord, WriteRule, run_dag
+from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag, run_note
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair
 from tests.support.vendors.harbor import HarborEmulator
@@ -30,21 +29,6 @@ def harbor(registry_pair: RegistryPair) -> Iterator[HarborEmulator]:
     with HarborEmulator(registry_pair.source, users={"bob": PASSWORD}) as emulator:
         emulator.add_project("team", members=["bob"])
         yield emulator
-
-
-def _note(run: RunRecord) -> list[str]:
-    """The execution record the run's note gets when it ends."""
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        detached = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one()
-        session.expunge(detached)
-    write_note(detached)
-    with create_session() as session:
-        note = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one().note
-    return str(note).splitlines()
 
 
 def test_an_untagged_artifact_is_replicated_by_digest_and_named_by_it(
@@ -77,7 +61,7 @@ def test_an_untagged_artifact_is_replicated_by_digest_and_named_by_it(
     ]
     assert manifest_digest(destination, "team/app", untagged.digest) == untagged.digest
     assert manifest_digest(destination, "team/app", "1.0") == tagged.digest
-    record = _note(run)
+    record = run_note(run)
     assert any(
         line.startswith(f"copied       {label}: copied harbor/{label} to dst/{label}")
         for line in record
@@ -121,5 +105,5 @@ def test_a_repository_too_shallow_for_the_flattening_fails_alone(
         'repository "team/app" cannot be flattened by destination_namespace_replace_count 2: '
         "it has only 1 namespace part(s) before its name 'app'"
     )
-    assert f"failed       team/app: {reason}" in _note(run)
+    assert f"failed       team/app: {reason}" in run_note(run)
     assert "1 of 2 resource(s) failed to replicate: team/app" in "".join(capfd.readouterr())
