@@ -452,7 +452,6 @@ def _destinations(rule: Rule, repositories: Sequence[str]) -> tuple[dict[str, st
         try:
             target = rule.destination_repository(repository)
         except ValueError as error:
-            log.error("%s is not replicated: %s", repository, error)
             refused.append(Refusal(repository, str(error)))
             continue
         owner = owners.setdefault(target, repository)
