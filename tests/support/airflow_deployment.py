@@ -39,6 +39,7 @@ import redis
 from celery import Celery
 
 from regrep.airflow_api import AirflowApi, ApiError
+from tests.support.layout import DAGS_FOLDER, PLUGINS_FOLDER
 
 Executor = Literal["LocalExecutor", "CeleryExecutor"]
 T = TypeVar("T")
@@ -79,7 +80,8 @@ def start_deployment(
     workdir: Path,
     *,
     executor: Executor,
-    dags_folder: Path,
+    dags_folder: Path = DAGS_FOLDER,
+    plugins_folder: Path = PLUGINS_FOLDER,
     rules_dir: Path | None = None,
     connections: Mapping[str, Mapping[str, Any]] | None = None,
     extra_env: Mapping[str, str] | None = None,
@@ -88,6 +90,8 @@ def start_deployment(
 ) -> Deployment:
     """Start a deployment in ``workdir`` and wait until every component reports healthy.
 
+    Airflow's dags and plugins folders are the repository's ``dags/`` and ``plugins/`` unless
+    given (`tests.support.layout`).
     ``connections`` maps a connection id to its ``AIRFLOW_CONN_<ID>`` JSON document;
     ``rules_dir`` becomes ``REGREP_RULES_DIR``; ``extra_env`` is applied last, so a test can
     override any setting (``AIRFLOW__CORE__PARALLELISM``...). Use the result as a context
@@ -97,6 +101,7 @@ def start_deployment(
     try:
         deployment.start(
             dags_folder=dags_folder,
+            plugins_folder=plugins_folder,
             rules_dir=rules_dir,
             connections=connections or {},
             extra_env=extra_env or {},
@@ -136,6 +141,7 @@ class Deployment:
         self,
         *,
         dags_folder: Path,
+        plugins_folder: Path,
         rules_dir: Path | None,
         connections: Mapping[str, Mapping[str, Any]],
         extra_env: Mapping[str, str],
@@ -155,7 +161,13 @@ class Deployment:
         passwords_file = self.home / "simple_auth_manager_passwords.json"
         passwords_file.write_text(json.dumps({ADMIN_USER: password}))
         self.env = self._environment(
-            dags_folder, rules_dir, connections, passwords_file, log_server_port, trigger_log_port
+            dags_folder,
+            plugins_folder,
+            rules_dir,
+            connections,
+            passwords_file,
+            log_server_port,
+            trigger_log_port,
         )
         self.env.update(extra_env)
         # `source airflow.env` gives a developer the airflow CLI against a kept workdir.
@@ -408,6 +420,7 @@ class Deployment:
     def _environment(
         self,
         dags_folder: Path,
+        plugins_folder: Path,
         rules_dir: Path | None,
         connections: Mapping[str, Mapping[str, Any]],
         passwords_file: Path,
@@ -429,6 +442,7 @@ class Deployment:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",

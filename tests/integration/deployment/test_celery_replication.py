@@ -20,7 +20,6 @@ from tests.support.registries import RegistryPair
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
-REPO = Path(__file__).resolve().parents[3]
 MAPPED_DAG = """\
 from __future__ import annotations
 
@@ -103,7 +102,6 @@ def test_celery_deployment_replicates_a_rule(
     }
     deployment = airflow_deployment(
         executor="CeleryExecutor",
-        dags_folder=REPO / "dags",
         rules_dir=rules,
         connections=connections,
     )
