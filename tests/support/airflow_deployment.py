@@ -61,6 +61,8 @@ HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 CELERY_WORKLOAD = re.compile(
     r"Executing workload in Celery: .*?\bti=\w+\(id=UUID\('([0-9a-f-]+)'\)"
 )
+# Airflow's plugin loaders (core and Task SDK) log these when a plugin fails or comes twice.
+PLUGIN_PROBLEM = re.compile(r"Failed to import plugin|Failed to load plugin|already registered")
 
 
 class DeploymentError(RuntimeError):
@@ -333,6 +335,17 @@ class Deployment:
 
     def log_path(self, component: str) -> Path:
         return self.logs_dir / f"{component}.log"
+
+    def plugin_problems(self) -> list[str]:
+        """The lines of every component's and task's log where Airflow's plugin loader failed
+        to import a plugin or refused one whose name was already registered."""
+        paths = [*sorted(self.logs_dir.glob("*.log")), *sorted(self.home.glob("logs/**/*.log"))]
+        return [
+            f"{path.name}: {line}"
+            for path in paths
+            for line in path.read_text(errors="replace").splitlines()
+            if PLUGIN_PROBLEM.search(line)
+        ]
 
     def log_tails(self, lines: int = 60, task_logs: int = 10) -> str:
         """What a failing CI run needs to show: the last lines of every component's log, and
