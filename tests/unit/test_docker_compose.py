@@ -12,13 +12,13 @@ every Airflow service shares the image and the mounts of ``x-airflow-common``.
 from __future__ import annotations
 
 import re
-import tomllib
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.support.layout import REPO
+from tests.support.lock import locked_version
 
 HEALTH_30S = {"interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"}
 AFTER_INIT = {
@@ -133,12 +133,6 @@ def compose() -> dict[str, Any]:
     return document
 
 
-def locked_airflow() -> str:
-    lock = tomllib.loads((REPO / "uv.lock").read_text())
-    (version,) = [p["version"] for p in lock["package"] if p["name"] == "apache-airflow"]
-    return str(version)
-
-
 def test_every_service_of_airflows_file_is_there() -> None:
     assert set(OFFICIAL) <= set(compose()["services"])
     assert set(AIRFLOW_SERVICES) < set(OFFICIAL)
@@ -155,7 +149,7 @@ def test_airflow_services_share_the_image_line_and_the_mounts(name: str) -> None
     service = compose()["services"][name]
     image = IMAGE_LINE.match(service["image"])
     assert image is not None, service["image"]
-    assert image["version"] == locked_airflow()
+    assert image["version"] == locked_version("apache-airflow")
     assert service["volumes"] == MOUNTS
     assert service["user"] == ("0:0" if name == "airflow-init" else "${AIRFLOW_UID:-50000}:0")
 
@@ -183,7 +177,7 @@ def dockerfile_stages() -> list[list[str]]:
 
 
 def test_the_dockerfile_installs_the_wheel_built_from_this_checkout() -> None:
-    version = locked_airflow()
+    version = locked_version("apache-airflow")
     text = (REPO / "Dockerfile").read_text()
     assert f"ARG AIRFLOW_VERSION={version}\n" in text
     build, final = dockerfile_stages()

@@ -14,6 +14,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from tests.support.layout import REPO
+from tests.support.lock import locked_version
 
 
 def declared_range() -> Requirement:
@@ -53,8 +54,7 @@ def test_the_second_environment_pins_the_lowest_declared_release() -> None:
 
 
 def test_the_lock_keeps_a_release_in_the_range_for_development() -> None:
-    lock = tomllib.loads((REPO / "uv.lock").read_text())
-    (locked,) = [p["version"] for p in lock["package"] if p["name"] == "apache-airflow"]
+    locked = locked_version("apache-airflow")
     assert declared_range().specifier.contains(locked)
     assert Version(locked) > Version(makefile_value("LOWEST_AIRFLOW"))
 

@@ -6,10 +6,10 @@ Airflow's constraints file plays for a user), then the wheel, constrained the sa
 repository's ``dags/`` and ``plugins/`` are Airflow's dags and plugins folders throughout.
 
 Before the wheel is installed, regrep is only code in the plugins folder (a copy without an
-install): the plugin comes from ``regrep_plugin.py``, there is no provider, yet a rule's DAG
-parses. Once it is installed, ``airflow providers list`` shows regrep with its version and
-every connection type, the plugin comes once, from the entry point, and ``airflow dags test``
-replicates between two real registries.
+install): the plugin comes from ``regrep_plugin.py`` and there is no provider, yet a rule
+replicates (``airflow dags test`` between two real registries, connections as JSON). Once it
+is installed, ``airflow providers list`` shows regrep with its version and every connection
+type, the plugin comes once, from the entry point, and the rule replicates what is new.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from regrep.provider_info import CONNECTION_TYPES
 from tests.integration.airflow.dagruns import connection_json, rule_yaml
 from tests.support.images import manifest_digest, push_image
 from tests.support.layout import DAGS_FOLDER, PLUGINS_FOLDER, REPO
+from tests.support.lock import locked_version
 from tests.support.registries import RegistryPair
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
@@ -39,17 +39,14 @@ WHEEL = f"regrep-{regrep.__version__}-py3-none-any.whl"
 SDIST = f"regrep-{regrep.__version__}.tar.gz"
 
 
-def uv() -> str:
-    found = shutil.which("uv")
-    if found is None:
-        pytest.fail("uv is not installed: run `make test`, which installs it", pytrace=False)
-    return found
-
-
-def locked_airflow() -> str:
-    lock = tomllib.loads((REPO / "uv.lock").read_text())
-    (version,) = [p["version"] for p in lock["package"] if p["name"] == "apache-airflow"]
-    return str(version)
+def uv() -> list[str]:
+    """uv as ``make env`` installs it (``python3 -m uv``), or a ``uv`` program on PATH."""
+    for program, *args in (["uv"], ["python3", "-m", "uv"]):
+        found = shutil.which(program)
+        version = [found, *args, "--version"]
+        if found and subprocess.run(version, capture_output=True, check=False).returncode == 0:
+            return [found, *args]
+    pytest.fail("uv is not installed: run `make test`, which installs it", pytrace=False)
 
 
 def run(command: list[str], env: Mapping[str, str] | None = None, timeout: float = 300) -> str:
@@ -108,16 +105,19 @@ def test_the_wheel_installs_into_an_existing_airflow_and_replicates(
 ) -> None:
     dist, venv, rules = tmp_path / "dist", tmp_path / "venv", tmp_path / "rules"
     rules.mkdir()
-    run([uv(), "build", "--quiet", "--out-dir", str(dist)])
+    uv_command = uv()
+    run([*uv_command, "build", "--quiet", "--out-dir", str(dist)])
     assert sorted(path.name for path in dist.iterdir() if path.name.startswith("regrep")) == [
         WHEEL,
         SDIST,
     ]
-    locked = tmp_path / "locked.txt"
-    run([uv(), "export", "--quiet", "--frozen", "--no-dev", "--no-emit-project", "-o", str(locked)])
-    run([uv(), "venv", "--quiet", "--python", sys.executable, str(venv)])
+    locked = tmp_path / "locked.txt"  # uv.lock's versions, the wheel's own dependencies too
+    lock_export = ["--quiet", "--frozen", "--no-dev", "--no-emit-project", "-o", str(locked)]
+    run([*uv_command, "export", *lock_export])
+    run([*uv_command, "venv", "--quiet", "--python", sys.executable, str(venv)])
     python = str(venv / "bin" / "python")
-    run([uv(), "pip", "install", "--quiet", "--python", python, "--requirement", str(locked)])
+    install = [*uv_command, "pip", "install", "--quiet", "--python", python]
+    run([*install, "--requirement", str(locked)])
     airflow = Airflow(venv, tmp_path / "home", rules)
     airflow("db", "migrate")
 
@@ -128,13 +128,14 @@ def test_the_wheel_installs_into_an_existing_airflow_and_replicates(
         document = connection_json(registry, login=None, password=None)
         airflow.env[f"AIRFLOW_CONN_{conn_id}"] = document
 
-    # regrep only as code in the plugins folder: the plugin, no provider, the DAG parses.
+    # regrep only as code in the plugins folder: the plugin, no provider, a replication.
     assert airflow.regrep_plugins() == ["$PLUGINS_FOLDER/regrep_plugin.py"]
     assert "regrep" not in {p["package_name"] for p in airflow.json("providers", "list")}
-    assert "replicate_wheel" in {dag["dag_id"] for dag in airflow.json("dags", "list", "--local")}
+    airflow("dags", "test", "replicate_wheel")
+    assert manifest_digest(destination, "library/app", "1.0") == image.digest
 
-    install = [uv(), "pip", "install", "--quiet", "--python", python, "--constraint", str(locked)]
-    run([*install, f"apache-airflow=={locked_airflow()}", str(dist / WHEEL)])
+    airflow_pin = f"apache-airflow=={locked_version('apache-airflow')}"
+    run([*install, "--constraint", str(locked), airflow_pin, str(dist / WHEEL)])
 
     providers = {p["package_name"]: p["version"] for p in airflow.json("providers", "list")}
     assert providers["regrep"] == regrep.__version__
@@ -150,7 +151,8 @@ def test_the_wheel_installs_into_an_existing_airflow_and_replicates(
     ]
     # Airflow appends its plugins folder to sys.path: its processes import the installed regrep.
     imported = run([python, "-c", "import airflow, regrep; print(regrep.__file__)"], airflow.env)
-    assert Path(imported.strip()).is_relative_to(venv)
+    assert Path(imported.strip().splitlines()[-1]).is_relative_to(venv)
 
+    newer = push_image(source, "library/app", "1.1")
     airflow("dags", "test", "replicate_wheel")
-    assert manifest_digest(destination, "library/app", "1.0") == image.digest
+    assert manifest_digest(destination, "library/app", "1.1") == newer.digest
