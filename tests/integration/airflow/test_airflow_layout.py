@@ -11,6 +11,7 @@ replication leaves every module of the standard library and of Airflow its own.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -27,11 +28,14 @@ pytestmark = [pytest.mark.airflow, pytest.mark.smoke]
 PLUGIN_MODULE = "regrep_plugin"
 
 
-@pytest.mark.parametrize("syntax", ["glob", "regexp"])
-def test_the_plugin_loader_sees_only_the_plugin_module(syntax: str) -> None:
-    from airflow.utils.file import find_path_from_directory
-
-    found = find_path_from_directory(PLUGINS_FOLDER, ".airflowignore", syntax)
+@pytest.mark.parametrize(
+    ("loader", "syntax"),
+    [("airflow", "glob"), ("airflow", "regexp"), ("airflow.sdk", "glob")],
+)
+def test_the_plugin_loader_sees_only_the_plugin_module(loader: str, syntax: str) -> None:
+    """The file discovery of the core's and of the Task SDK's plugin loader."""
+    discovery = importlib.import_module(f"{loader}._shared.module_loading")
+    found = discovery.find_path_from_directory(PLUGINS_FOLDER, ".airflowignore", syntax)
     modules = [Path(path).relative_to(PLUGINS_FOLDER) for path in found if path.endswith(".py")]
     assert modules == [Path(f"{PLUGIN_MODULE}.py")]
 
