@@ -11,6 +11,7 @@ import re
 import tomllib
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.support.layout import REPO
@@ -46,11 +47,29 @@ def test_the_range_is_airflow_3_from_a_minor_release_on() -> None:
     assert lowest.major == 3
 
 
+def lowest_requirements() -> dict[str, str]:
+    """What the second environment's requirements file pins: canonical name -> version."""
+    path = makefile_value("LOWEST_REQUIREMENTS")
+    text = (REPO / path.replace("$(LOWEST_AIRFLOW)", makefile_value("LOWEST_AIRFLOW"))).read_text()
+    pins = [line.split("==") for line in text.splitlines() if "==" in line and line[0].isalnum()]
+    return {canonicalize_name(name): version for name, version in pins}
+
+
 def test_the_second_environment_pins_the_lowest_declared_release() -> None:
     lowest = makefile_value("LOWEST_AIRFLOW")
     assert Version(lowest) == lowest_declared(declared_range())
-    pinned = REPO / makefile_value("LOWEST_REQUIREMENTS").replace("$(LOWEST_AIRFLOW)", lowest)
-    assert f"\napache-airflow=={lowest}\n" in pinned.read_text()
+    assert lowest_requirements()["apache-airflow"] == lowest
+
+
+def test_the_second_environment_has_every_dependency_of_regrep_and_its_tests() -> None:
+    """A dependency added to ``pyproject.toml`` needs ``make lowest-airflow-lock`` too."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = [*pyproject["project"]["dependencies"], *pyproject["dependency-groups"]["dev"]]
+    pinned = lowest_requirements()
+    for requirement in map(Requirement, wanted):
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"no {name} pinned for the lowest Airflow: make lowest-airflow-lock"
+        assert requirement.specifier.contains(pinned[name]), (requirement, pinned[name])
 
 
 def test_the_lock_keeps_a_release_in_the_range_for_development() -> None:
