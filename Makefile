@@ -5,8 +5,15 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 # Debian packages the tests, the demo and the benchmark run for real.
 APT_PACKAGES := docker-registry skopeo apache2-utils
+# The lowest Airflow regrep supports (pyproject.toml: apache-airflow>=3.2,<4), and the day after
+# its release: its test environment is resolved as an install on that day resolved it.
+LOWEST_AIRFLOW := 3.2.0
+LOWEST_AIRFLOW_DAY := 2026-04-08
+LOWEST_VENV := .venv-airflow-$(LOWEST_AIRFLOW)
+LOWEST_REQUIREMENTS := requirements/airflow-$(LOWEST_AIRFLOW).txt
 
-.PHONY: demo demo-stop test lint typecheck pytest bench env system-deps
+.PHONY: demo demo-stop test lint typecheck pytest pytest-lowest bench env system-deps dist \
+	lowest-airflow-lock
 
 ## Install what the project needs: Debian packages (real registries, skopeo) and the locked venv.
 env: system-deps $(VENV)/.installed
@@ -30,8 +37,9 @@ demo: env
 demo-stop:
 	$(PY) scripts/demo.py stop
 
-## The whole test suite with its linters: what CI runs.
-test: env lint typecheck pytest
+## The whole test suite with its linters on the locked Airflow, then the smoke subset on the
+## lowest supported Airflow: what CI runs.
+test: env lint typecheck pytest pytest-lowest
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -42,6 +50,27 @@ typecheck:
 
 pytest:
 	$(VENV)/bin/pytest
+
+pytest-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_VENV)/bin/pytest -m smoke -p no:cacheprovider
+
+## A second environment: the lowest supported Airflow, pinned by $(LOWEST_REQUIREMENTS), and regrep.
+$(LOWEST_VENV)/.installed: $(VENV)/.installed $(LOWEST_REQUIREMENTS) pyproject.toml
+	python3 -m uv venv --quiet --clear --python $(PY) $(LOWEST_VENV)
+	python3 -m uv pip sync --quiet --python $(LOWEST_VENV)/bin/python $(LOWEST_REQUIREMENTS)
+	python3 -m uv pip install --quiet --python $(LOWEST_VENV)/bin/python --no-deps --editable .
+	@touch $@
+
+## Re-resolve $(LOWEST_REQUIREMENTS): regrep's dependencies and its dev group with the lowest
+## Airflow, from packages published by $(LOWEST_AIRFLOW_DAY).
+lowest-airflow-lock:
+	echo "apache-airflow==$(LOWEST_AIRFLOW)" | python3 -m uv pip compile --quiet pyproject.toml - \
+	  --group dev --python-version 3.11 --exclude-newer $(LOWEST_AIRFLOW_DAY) \
+	  --custom-compile-command "make lowest-airflow-lock" -o $(LOWEST_REQUIREMENTS)
+
+## regrep's wheel and sdist in dist/, to install into an existing Airflow (README).
+dist: env
+	python3 -m uv build --out-dir dist
 
 ## Benchmarks against skopeo, each printing ratios measured in the same run (not tests).
 bench: env

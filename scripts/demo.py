@@ -73,6 +73,7 @@ def airflow_env(port: int) -> dict[str, str]:
             "PATH": f"{REPO / '.venv' / 'bin'}:{env.get('PATH', '')}",
             "AIRFLOW_HOME": str(STATE / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",

@@ -182,7 +182,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
             seeded: dict[str, str],
             more: int,
         ) -> dict[str, Any] | list[dict[str, Any]]:
-            from regrep.operators.copy import copy as run_copy
+            from regrep.operators.copy_task import copy as run_copy
 
             return run_copy(
                 rule, {"resource": resource, "mount_from": mount_from, "seeded": seeded}, more

@@ -21,7 +21,7 @@ URL_PREFIX = "/regrep"
 PRELOADED = (
     # What the DAG file and a copy task import.
     "regrep.dag_factory",
-    "regrep.operators.copy",
+    "regrep.operators.copy_task",
     # Airflow's task side, which the scheduler never imports itself: a LocalExecutor worker
     # imports the supervisor when it runs its first task, a task process the rest.
     "airflow.sdk.execution_time.supervisor",
@@ -44,8 +44,21 @@ running their first task at once) and each task process 0.3 s (docs/performance.
 "Per-task overhead"). The other components pay the import once, when they start.
 """
 
+
+def _preload(module: str) -> None:
+    """Import ``module``, unless it is one of Airflow's private modules this release lacks
+    (``airflow.sdk._shared.logging.factory`` is new in 3.3): preloading only saves time."""
+    try:
+        import_module(module)
+    except ModuleNotFoundError as missing:
+        parts = module.split(".")
+        module_or_parent = {".".join(parts[:end]) for end in range(1, len(parts) + 1)}
+        if parts[0] == "regrep" or missing.name not in module_or_parent:
+            raise
+
+
 for _module in PRELOADED:
-    import_module(_module)
+    _preload(_module)
 
 
 class RegrepPlugin(AirflowPlugin):

@@ -39,6 +39,7 @@ import redis
 from celery import Celery
 
 from regrep.airflow_api import AirflowApi, ApiError
+from tests.support.layout import DAGS_FOLDER, PLUGINS_FOLDER
 
 Executor = Literal["LocalExecutor", "CeleryExecutor"]
 T = TypeVar("T")
@@ -60,6 +61,8 @@ HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 CELERY_WORKLOAD = re.compile(
     r"Executing workload in Celery: .*?\bti=\w+\(id=UUID\('([0-9a-f-]+)'\)"
 )
+# Airflow's plugin loaders (core and Task SDK) log these when a plugin fails or comes twice.
+PLUGIN_PROBLEM = re.compile(r"Failed to import plugin|Failed to load plugin|already registered")
 
 
 class DeploymentError(RuntimeError):
@@ -79,7 +82,8 @@ def start_deployment(
     workdir: Path,
     *,
     executor: Executor,
-    dags_folder: Path,
+    dags_folder: Path = DAGS_FOLDER,
+    plugins_folder: Path = PLUGINS_FOLDER,
     rules_dir: Path | None = None,
     connections: Mapping[str, Mapping[str, Any]] | None = None,
     extra_env: Mapping[str, str] | None = None,
@@ -88,6 +92,8 @@ def start_deployment(
 ) -> Deployment:
     """Start a deployment in ``workdir`` and wait until every component reports healthy.
 
+    Airflow's dags and plugins folders are the repository's ``dags/`` and ``plugins/`` unless
+    given (`tests.support.layout`).
     ``connections`` maps a connection id to its ``AIRFLOW_CONN_<ID>`` JSON document;
     ``rules_dir`` becomes ``REGREP_RULES_DIR``; ``extra_env`` is applied last, so a test can
     override any setting (``AIRFLOW__CORE__PARALLELISM``...). Use the result as a context
@@ -97,6 +103,7 @@ def start_deployment(
     try:
         deployment.start(
             dags_folder=dags_folder,
+            plugins_folder=plugins_folder,
             rules_dir=rules_dir,
             connections=connections or {},
             extra_env=extra_env or {},
@@ -136,6 +143,7 @@ class Deployment:
         self,
         *,
         dags_folder: Path,
+        plugins_folder: Path,
         rules_dir: Path | None,
         connections: Mapping[str, Mapping[str, Any]],
         extra_env: Mapping[str, str],
@@ -155,7 +163,13 @@ class Deployment:
         passwords_file = self.home / "simple_auth_manager_passwords.json"
         passwords_file.write_text(json.dumps({ADMIN_USER: password}))
         self.env = self._environment(
-            dags_folder, rules_dir, connections, passwords_file, log_server_port, trigger_log_port
+            dags_folder,
+            plugins_folder,
+            rules_dir,
+            connections,
+            passwords_file,
+            log_server_port,
+            trigger_log_port,
         )
         self.env.update(extra_env)
         # `source airflow.env` gives a developer the airflow CLI against a kept workdir.
@@ -322,6 +336,17 @@ class Deployment:
     def log_path(self, component: str) -> Path:
         return self.logs_dir / f"{component}.log"
 
+    def plugin_problems(self) -> list[str]:
+        """The lines of every component's and task's log where Airflow's plugin loader failed
+        to import a plugin or refused one whose name was already registered."""
+        paths = [*sorted(self.logs_dir.glob("*.log")), *sorted(self.home.glob("logs/**/*.log"))]
+        return [
+            f"{path.name}: {line}"
+            for path in paths
+            for line in path.read_text(errors="replace").splitlines()
+            if PLUGIN_PROBLEM.search(line)
+        ]
+
     def log_tails(self, lines: int = 60, task_logs: int = 10) -> str:
         """What a failing CI run needs to show: the last lines of every component's log, and
         of up to ``task_logs`` task and DAG-parsing logs that recorded an error."""
@@ -408,6 +433,7 @@ class Deployment:
     def _environment(
         self,
         dags_folder: Path,
+        plugins_folder: Path,
         rules_dir: Path | None,
         connections: Mapping[str, Mapping[str, Any]],
         passwords_file: Path,
@@ -429,6 +455,7 @@ class Deployment:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",

@@ -6,8 +6,9 @@ status). A :meth:`UploadCutter.cut` makes the next matching request (method, pat
 optionally where its ``Content-Range`` starts) end with the client's
 connection closed unanswered, as a crashed load balancer or a broken network would, after
 forwarding ``forward`` bytes of its body to the registry: None forwards nothing (the
-registry never hears of the request), a number sends the headers and that much of the body
-and then hangs up on the registry too. Bodies are held in memory: test blobs are small.
+registry never hears of the request), a number sends the headers and that much of the body,
+ends the body short and waits for the registry's answer (distribution: 499, "client
+disconnected") before hanging up on the client. Bodies are held in memory: test blobs are small.
 """
 
 from __future__ import annotations
@@ -202,7 +203,13 @@ class _Handler(BaseHTTPRequestHandler):
             connection.close()
 
     def _forward_part(self, part: bytes, announced: int) -> None:
-        """Send the request with ``announced`` bytes of body promised, ``part`` of them sent."""
+        """Send the request with ``announced`` bytes of body promised, ``part`` of them sent,
+        then end it and wait for the registry's answer to the short body.
+
+        Hanging up at once let the client's next request (its upload status query) reach
+        distribution while it was still writing the part: the status then left the part out,
+        and the client resumed into a session the part invalidated right after.
+        """
         connection = http.client.HTTPConnection(self.cutter.upstream.host, timeout=60)
         try:
             connection.putrequest(
@@ -212,5 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
                 connection.putheader(key, value)
             connection.endheaders()
             connection.send(part)
+            assert connection.sock is not None
+            connection.sock.shutdown(socket.SHUT_WR)
+            with suppress(OSError, http.client.HTTPException):
+                connection.getresponse().read()
         finally:
             connection.close()

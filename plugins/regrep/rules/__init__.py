@@ -3,13 +3,12 @@
 A rule is Harbor's replication policy as a file: source and destination endpoints (Airflow
 connection ids), the name/tag/resource filters, the destination namespace with Harbor's
 flattening, the trigger and the retry settings. :mod:`~regrep.rules.model` holds the
-models, :mod:`~regrep.rules.loading` reads files and :mod:`~regrep.rules.errors` words the
+models, :mod:`~regrep.rules.loading` reads files and :mod:`~regrep.rules.problems` words the
 problems. Nothing here imports Airflow: the ``regrep`` CLI validates rules without it.
 """
 
 from __future__ import annotations
 
-from regrep.rules.errors import RuleError
 from regrep.rules.loading import (
     RULE_SUFFIXES,
     RULES_DIR_ENV,
@@ -36,6 +35,7 @@ from regrep.rules.model import (
     normalise_cron,
     replace_namespace,
 )
+from regrep.rules.problems import RuleError
 
 __all__ = [
     "FLATTEN_ALL",

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from regrep.rules.errors import RuleError, describe
 from regrep.rules.model import Rule
+from regrep.rules.problems import RuleError, describe
 
 RULES_DIR_ENV = "REGREP_RULES_DIR"
 RULE_SUFFIXES = (".yaml", ".yml")

@@ -1,9 +1,11 @@
 """Real Airflow for the DAG tests: a throw-away ``AIRFLOW_HOME`` with SQLite.
 
-Airflow reads its configuration once, when it is first imported, so the environment is set
-here at import time, before any test module of this directory imports Airflow; the
-database is created once per session. Each test gets its own rules directory
-(``REGREP_RULES_DIR``) and its connections as ``AIRFLOW_CONN_*`` JSON.
+Airflow's dags and plugins folders are the repository's ``dags/`` and ``plugins/``, as in
+Airflow's own docker-compose (`tests.support.layout`). Airflow reads its configuration once,
+when it is first imported, so the environment is set here at import time, before any test
+module of this directory imports Airflow; the database is created once per session. Each
+test gets its own rules directory (``REGREP_RULES_DIR``) and its connections as
+``AIRFLOW_CONN_*`` JSON.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from tests.integration.airflow.dagruns import (
-    DAGS_FOLDER,
     Connect,
     WriteRule,
     connection_json,
     rule_yaml,
 )
+from tests.support.layout import DAGS_FOLDER, PLUGINS_FOLDER
 from tests.support.registries import RunningRegistry
 
 if "airflow.settings" in sys.modules:
@@ -41,6 +43,7 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
     }
 )
 

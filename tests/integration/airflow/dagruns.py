@@ -6,18 +6,20 @@ Airflow is imported inside the functions: the conftest must configure it first.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from tests.support.layout import DAGS_FOLDER
 from tests.support.registries import RunningRegistry
 
 if TYPE_CHECKING:
     from airflow.dag_processing.dagbag import DagBag
-
-DAGS_FOLDER = Path(__file__).resolve().parents[3] / "dags"
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk import DAG
 
 
 class WriteRule(Protocol):
@@ -105,7 +107,7 @@ def run_dag(dag_id: str) -> RunRecord:
 
     bag = load_dags()
     assert not bag.import_errors, bag.import_errors
-    run = bag.dags[dag_id].test()
+    run = _test_without_leaking_parsing_context(bag.dags[dag_id])
     with create_session() as session:
         instances = session.scalars(
             select(TaskInstance).where(
@@ -141,3 +143,23 @@ def run_note(run: RunRecord) -> list[str]:
     with create_session() as session:
         note = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one().note
     return str(note).splitlines()
+
+
+def _test_without_leaking_parsing_context(dag: DAG) -> DagRun:
+    """``dag.test()``, then the DAG parsing context as it was before.
+
+    Airflow 3.2's ``dag.test()`` parses the DAG folder under a parsing context naming the DAG
+    and leaves ``_AIRFLOW_PARSING_CONTEXT_DAG_ID`` set when it was unset before (3.3 no
+    longer sets it): every later parse in this process, the next test's, would then build
+    only that DAG (regrep's DAG file builds only the DAG a task runs).
+    """
+    names = ("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "_AIRFLOW_PARSING_CONTEXT_TASK_ID")
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        return dag.test()
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -15,6 +15,7 @@ from tests.support.registries import RunningRegistry
 pytestmark = pytest.mark.airflow
 
 
+@pytest.mark.smoke
 def test_connection_succeeds_with_the_right_credentials(
     htpasswd_registry: RunningRegistry, connect: Connect
 ) -> None:
@@ -26,6 +27,7 @@ def test_connection_succeeds_with_the_right_credentials(
     )
 
 
+@pytest.mark.smoke
 def test_the_ui_test_button_reaches_the_hook(
     htpasswd_registry: RunningRegistry, connect: Connect
 ) -> None:
@@ -126,6 +128,7 @@ def test_registry_hook_refuses_other_and_missing_connections(
         registry_hook("nowhere")
 
 
+@pytest.mark.smoke
 def test_regrep_is_discovered_as_a_provider_with_its_connection_form() -> None:
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime

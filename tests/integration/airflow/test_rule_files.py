@@ -14,6 +14,7 @@ from tests.integration.airflow.dagruns import WriteRule, load_dags, run_dag
 pytestmark = pytest.mark.airflow
 
 
+@pytest.mark.smoke
 def test_each_rule_becomes_a_dag_shaped_by_its_trigger(write_rule: WriteRule) -> None:
     write_rule("by-hand", source="src", destination="dst", description="Mirror by hand")
     write_rule(
@@ -57,6 +58,7 @@ def test_each_rule_becomes_a_dag_shaped_by_its_trigger(write_rule: WriteRule) ->
     assert manual.task_dict["copy"].map_index_template is not None
 
 
+@pytest.mark.smoke
 def test_an_invalid_rule_file_is_reported_and_the_valid_rules_still_load(
     write_rule: WriteRule, rules_dir: Path
 ) -> None:

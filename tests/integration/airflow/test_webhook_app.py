@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from regrep.webhooks.app import app
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.smoke]
 
 SECRET = "s3cret-for-the-webhook"
 PUSH = {

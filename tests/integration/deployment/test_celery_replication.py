@@ -3,16 +3,19 @@ Redis and a separate Celery worker process, driven through the REST API v2.
 
 The first test proves the deployment itself with a DAG of its own (so a failure there is the
 harness's, not regrep's); the second replicates real images between two real registries through
-the regrep DAG of a rule file, every copy running as a mapped task on the Celery worker.
+the regrep DAG of a rule file, every copy running as a mapped task on the Celery worker, in
+Airflow's layout of the repository (its dags/ and plugins/ as Airflow's folders).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import regrep
 from tests.support.airflow_deployment import Deployment
 from tests.support.blobs import generated
 from tests.support.images import manifest_digest, push_image
@@ -20,7 +23,6 @@ from tests.support.registries import RegistryPair
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
-REPO = Path(__file__).resolve().parents[3]
 MAPPED_DAG = """\
 from __future__ import annotations
 
@@ -103,7 +105,6 @@ def test_celery_deployment_replicates_a_rule(
     }
     deployment = airflow_deployment(
         executor="CeleryExecutor",
-        dags_folder=REPO / "dags",
         rules_dir=rules,
         connections=connections,
     )
@@ -122,3 +123,14 @@ def test_celery_deployment_replicates_a_rule(
         repository, tag = label.rsplit(":", 1)
         assert manifest_digest(destination, repository, tag) == image.digest
     assert manifest_digest(destination, "internal/private", "1.0") is None
+
+    # Airflow's layout: every component (and task) loaded regrep's plugin once, from regrep's
+    # entry point, the repository's plugins/ being their plugins folder.
+    listed = json.loads(deployment.cli("plugins", "--output", "json").strip().splitlines()[-1])
+    assert [str(p["source"]).split(":")[0] for p in listed if p["name"] == "regrep"] == [
+        f"regrep=={regrep.__version__}"
+    ]
+    served = deployment.api.get("/api/v2/plugins")["plugins"]
+    assert [p["name"] for p in served].count("regrep") == 1
+    assert deployment.api.get("/api/v2/plugins/importErrors")["import_errors"] == []
+    assert deployment.plugin_problems() == []

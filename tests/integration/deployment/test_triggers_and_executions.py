@@ -8,7 +8,6 @@ do: the REST API v2, registry webhooks and the ``regrep`` command.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import secrets
 import subprocess
@@ -31,7 +30,6 @@ from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
-REPO = Path(__file__).resolve().parents[3]
 REGREP = Path(sys.executable).with_name("regrep")
 CONN_TYPE = "regrep_docker_registry"
 
@@ -86,29 +84,17 @@ class Site:
         return list(runs)
 
 
-def regrep_plugin_registered() -> bool:
-    """Whether the installed regrep registers its Airflow plugin through the entry point."""
-    points = importlib.metadata.entry_points(group="airflow.plugins")
-    return any(point.value.startswith("regrep.plugin") for point in points)
-
-
 @pytest.fixture(scope="module")
 def site(registry_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """One deployment for the module. Until the installed package registers the plugin
-    (entry point ``airflow.plugins``), a one-line plugin file on the plugins folder loads it."""
+    """One deployment for the module, in Airflow's layout of the repository."""
     workdir = tmp_path_factory.mktemp("airflow")
-    rules, plugins = workdir / "rules", workdir / "plugins"
+    rules = workdir / "rules"
     rules.mkdir()
-    plugins.mkdir()
-    if not regrep_plugin_registered():
-        (plugins / "regrep_plugin.py").write_text("from regrep.plugin import RegrepPlugin\n")
     deployment = start_deployment(
         workdir,
         executor="LocalExecutor",
-        dags_folder=REPO / "dags",
         rules_dir=rules,
         extra_env={
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
             # A task learns it was stopped at its next heartbeat: 1 s, not 5, so stopped
             # copies end before the next test (or the deployment's shutdown) waits on them.
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",

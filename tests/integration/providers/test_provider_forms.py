@@ -46,6 +46,7 @@ def _meta(conn_type: str) -> Any:
     return meta
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("conn_type", sorted(FORMS))
 def test_each_provider_has_its_own_form_and_hook(conn_type: str) -> None:
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime

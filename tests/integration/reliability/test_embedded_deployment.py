@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,12 +33,12 @@ from regrep.airflow_api import ApiError
 from tests.integration.reliability.integrity import complete_digest
 from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.images import OCI_MANIFEST, PushedImage, push_image
+from tests.support.layout import REPO
 from tests.support.registries import RunningRegistry, start_registry
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
-REPO = Path(__file__).resolve().parents[3]
 CONN_TYPE = "regrep_docker_registry"
 RESOURCES = 8  # mapped copies of the run(s) the burst starts
 EVENTS = 2000  # in envelopes of ENVELOPE events, from SENDERS concurrent senders
@@ -91,11 +90,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(registry_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     workdir = tmp_path_factory.mktemp("embedded")
-    rules, plugins = workdir / "rules", workdir / "plugins"
+    rules = workdir / "rules"
     rules.mkdir()
-    plugins.mkdir()
-    # Loads the regrep plugin (the webhook app) until the package registers its entry point.
-    (plugins / "regrep_plugin.py").write_text("from regrep.plugin import RegrepPlugin\n")
     database = workdir / "airflow.db"
     webhook_secret = secrets.token_urlsafe(24)
     with (
@@ -122,11 +118,9 @@ def site(registry_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         deployment = start_deployment(
             workdir,
             executor="LocalExecutor",
-            dags_folder=REPO / "dags",
             rules_dir=rules,
             extra_env={
                 **demo_concurrency(),
-                "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
                 # The embedded default: SQLite instead of the harness's PostgreSQL.
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"sqlite+aiosqlite:///{database}",

@@ -48,7 +48,6 @@ from tests.support.waiting import wait_for
 MIB = 1 << 20
 KIB = 1024
 BIG = 8 * MIB  # 32 s at 256 KiB/s: a stop that waited for the blob would show
-REPO = Path(__file__).resolve().parents[3]
 
 
 @contextmanager
@@ -278,17 +277,13 @@ def deployment(
     request: pytest.FixtureRequest, registry_tools: None, tmp_path: Path
 ) -> Iterator[tuple[Deployment, Path]]:
     """A LocalExecutor deployment on PostgreSQL reading rules from its own directory."""
-    rules, plugins = tmp_path / "rules", tmp_path / "plugins"
+    rules = tmp_path / "rules"
     rules.mkdir()
-    plugins.mkdir()
-    (plugins / "regrep_plugin.py").write_text("from regrep.plugin import RegrepPlugin\n")
     running = start_deployment(
         tmp_path / "airflow",
         executor="LocalExecutor",
-        dags_folder=REPO / "dags",
         rules_dir=rules,
         extra_env={
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",  # the stop is noticed in 1 s
         },
     )
