@@ -43,7 +43,7 @@ export async function renderEndpoints(container) {
       { dataset: { endpoint: endpoint.conn_id } },
       h("td", { class: "cell-title" }, endpoint.conn_id),
       h("td", {}, endpoint.type),
-      h("td", { class: "mono" }, endpoint.url),
+      h("td", {}, endpoint.url),
       h("td", {}, endpoint.description),
       h("td", { class: "muted" }, endpoint.defined_in === "environment" ? "environment variable" : "Airflow connection"),
       h("td", {}, h("div", { class: "row" }, test, result)),

@@ -81,7 +81,7 @@ export async function renderExecutions(container, name) {
           if (e.target.closest("a")) return;
           window.location.hash = runHref(name, row.run_id);
         } },
-        h("td", {}, h("a", { class: "mono", href: runHref(name, row.run_id) }, row.run_id)),
+        h("td", {}, h("a", { class: "cell-title", href: runHref(name, row.run_id) }, row.run_id)),
         h("td", {}, TRIGGERS[row.trigger] ?? row.trigger, row.triggered_by ? h("div", { class: "cell-sub" }, row.triggered_by) : null),
         h("td", { class: "nowrap" }, dateTime(row.start_date || row.queued_at)),
         h("td", { class: "nowrap" }, duration(row.duration_seconds)),
@@ -176,8 +176,8 @@ export async function renderExecution(container, name, runId) {
       h(
         "tr",
         { dataset: { resource: resource.resource } },
-        h("td", { class: "mono" }, resource.resource),
-        h("td", { class: "mono" }, resource.destination ?? ""),
+        h("td", { class: "nowrap" }, resource.resource),
+        h("td", { class: "nowrap" }, resource.destination ?? ""),
         h("td", {}, badge(resource.status)),
         h("td", { class: "num nowrap" }, bytes(resource.bytes)),
         h("td", { class: "num nowrap" }, resource.seconds === null || resource.seconds === undefined ? "" : `${resource.seconds.toFixed(1)} s`),
@@ -192,7 +192,7 @@ export async function renderExecution(container, name, runId) {
       h(
         "div",
         { class: "heading" },
-        h("h2", { class: "mono" }, run.run_id),
+        h("h2", {}, run.run_id),
         badge(run.state),
         h("span", { class: "muted" }, `${TRIGGERS[run.trigger] ?? run.trigger}${run.triggered_by ? ` by ${run.triggered_by}` : ""}`),
       ),

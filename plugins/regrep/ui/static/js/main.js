@@ -14,7 +14,7 @@ import { renderExecution, renderExecutions } from "./executions_view.js";
 import { renderRuleForm } from "./rule_form.js";
 import { renderRules } from "./rules_view.js";
 import { followAirflow } from "./theme.js";
-import { failure } from "./widgets.js";
+import { failure, mirrorAddress } from "./widgets.js";
 
 const ROUTES = [
   [/^#\/rules\/new$/, (m) => ["rules", (el) => renderRuleForm(el, null)]],
@@ -39,6 +39,7 @@ async function route() {
   const hash = decodeURIComponent(window.location.hash || "#/rules");
   const [pattern, build] = ROUTES.find(([p]) => p.test(hash));
   const [tab, render] = build(hash.match(pattern));
+  mirrorAddress();
   const content = h("section", { class: "view" });
   replace(document.getElementById("app"), tabs(tab), content);
   try {

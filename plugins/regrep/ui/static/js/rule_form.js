@@ -310,8 +310,8 @@ function previewPanel(result) {
     h(
       "tr",
       {},
-      h("td", { class: "mono" }, item.source),
-      h("td", { class: "mono" }, item.destination),
+      h("td", {}, item.source),
+      h("td", {}, item.destination),
       h("td", {}, badge(item.status, item.status === "in_place" ? "In place" : undefined)),
       h("td", { class: "cell-sub" }, item.note),
     ),
@@ -372,6 +372,7 @@ export async function renderRuleForm(container, name) {
       c.clearErrors();
       replace(general);
       replace(preview, previewPanel(result));
+      preview.scrollIntoView({ block: "nearest" });
     } catch (error) {
       preview.hidden = true;
       problems(error);

@@ -9,24 +9,19 @@
 // localStorage ("theme": light, dark or system) or the system's.
 
 const COLOURS = [
-  "bg", "bg-subtle", "bg-muted", "bg-emphasized", "bg-panel",
-  "bg-error", "bg-success", "bg-warning", "bg-info",
-  "fg", "fg-muted", "fg-subtle", "fg-error", "fg-success", "fg-warning", "fg-info", "fg-inverted",
-  "border", "border-muted", "border-emphasized", "border-error",
-  "brand-solid", "brand-fg", "brand-muted", "brand-subtle", "brand-emphasized", "brand-contrast",
+  "bg", "bg-subtle", "bg-muted", "bg-emphasized", "bg-panel", "bg-error", "bg-info", "bg-warning",
+  "fg", "fg-muted", "fg-error", "fg-success", "fg-warning", "fg-info",
+  "border", "border-error", "brand-solid", "brand-contrast",
 ];
-// Airflow's task and run states, each a colour palette.
+// The palettes of Airflow's states that the page's badges use.
 const STATES = [
-  "success", "failed", "running", "queued", "scheduled", "skipped",
-  "up_for_retry", "upstream_failed", "removed", "deferred", "none", "restarting",
+  "success", "failed", "running", "queued", "skipped",
+  "up_for_retry", "upstream_failed", "removed", "none",
 ];
 const TOKENS = [
   ...COLOURS.map((name) => `--chakra-colors-${name}`),
-  ...STATES.flatMap((state) =>
-    ["solid", "contrast", "fg", "subtle", "muted"].map((part) => `--chakra-colors-${state}-${part}`),
-  ),
+  ...STATES.flatMap((state) => [`--chakra-colors-${state}-solid`, `--chakra-colors-${state}-contrast`]),
   "--chakra-fonts-body",
-  "--chakra-fonts-mono",
 ];
 
 function parentRoot() {

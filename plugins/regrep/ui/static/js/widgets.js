@@ -90,7 +90,8 @@ export function airflowUrl(path) {
   return new URL(path, new URL("../../", window.location.href));
 }
 
-function airflowWindow() {
+/** Airflow's window around the page, when the page is shown inside Airflow's UI. */
+export function airflowWindow() {
   try {
     if (window.parent !== window && window.parent.location.origin === window.location.origin) {
       return window.parent;
@@ -156,4 +157,16 @@ export function failure(error) {
     );
   }
   return errorAlert(error);
+}
+
+/**
+ * Show the page's screen in Airflow's address bar too (its #fragment after the page's
+ * address there), so a reload or a shared link opens the same screen. Airflow's router is
+ * not told: the address changes, the page stays.
+ */
+export function mirrorAddress() {
+  const top = airflowWindow();
+  if (!top || !top.location.pathname.includes("/plugin/")) return;
+  const address = `${top.location.pathname}${top.location.search}${window.location.hash}`;
+  top.history.replaceState(top.history.state, "", address);
 }
