@@ -60,8 +60,12 @@ def known_dag_file(session: Session) -> tuple[str, str] | None:
 
     row = session.execute(
         select(DagModel.bundle_name, DagModel.relative_fileloc)
-        .where(DagModel.dag_id.startswith(DAG_ID_PREFIX), DagModel.relative_fileloc.is_not(None))
-        .order_by(DagModel.last_parsed_time.desc().nulls_last())
+        .where(
+            DagModel.dag_id.startswith(DAG_ID_PREFIX, autoescape=True),
+            DagModel.relative_fileloc.is_not(None),
+            DagModel.last_parsed_time.is_not(None),
+        )
+        .order_by(DagModel.last_parsed_time.desc())
         .limit(1)
     ).first()
     return (str(row[0]), str(row[1])) if row is not None else None

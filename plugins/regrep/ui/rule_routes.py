@@ -16,6 +16,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
+import requests
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from regrep.airflow_api import AirflowApi, ApiError
+from regrep.executions.record import DAG_ID_PREFIX
 from regrep.executions.remote import ExecutionNotFound, stop
 from regrep.hooks.base import ConnectionConfigError
 from regrep.registry.errors import RegistryError
@@ -39,6 +41,7 @@ from regrep.ui.api_access import (
     DagsReadable,
     ForgeryGuard,
     airflow_as_user,
+    api_base_url,
     may_read_dag,
     require_dag,
     rule_access,
@@ -143,6 +146,17 @@ def airflow_call(action: str, call: Any, *args: Any) -> Any:
         return call(*args)
     except ApiError as error:
         raise refused(action, error) from None
+    except requests.RequestException as error:
+        raise unreachable(error) from None
+
+
+def unreachable(error: requests.RequestException) -> HTTPException:
+    """The API server could not reach its own REST API: say where it looked."""
+    return HTTPException(
+        status.HTTP_502_BAD_GATEWAY,
+        f"regrep could not reach Airflow's REST API at {api_base_url()} ({type(error).__name__}):"
+        " set REGREP_API_URL on the API server to an address it reaches itself at",
+    )
 
 
 @router.get("/rules", dependencies=[DagsReadable])
@@ -231,12 +245,18 @@ def preview_rule(
         float, Query(gt=0, le=rule_preview.MAX_SECONDS)
     ] = rule_preview.DEFAULT_SECONDS,
 ) -> Any:
-    """What the rule in the body would replicate now; nothing is copied or saved."""
+    """What the rule in the body would replicate now; nothing is copied or saved.
+
+    Allowed to whoever may edit the rule's DAG (any DAG, when the body names no rule yet):
+    a preview reaches the registries with the endpoints' credentials.
+    """
+    name = body.get("name")
+    named = isinstance(name, str) and name != ""
+    require_dag("PUT", f"{DAG_ID_PREFIX}{name}" if named else None, request, user)
     try:
         rule = validated(body)
     except InvalidRule as invalid:
         return invalid.response()
-    require_dag("PUT", rule.dag_id, request, user)
     try:
         return rule_preview.preview(rule, limit, seconds)
     except ConnectionConfigError as error:
@@ -334,6 +354,8 @@ def _pause(api: AirflowApi, dag_id: str, paused: bool) -> None:
     except ApiError as error:
         if error.status != status.HTTP_404_NOT_FOUND:
             raise refused("pause or unpause the DAG", error) from None
+    except requests.RequestException as error:
+        raise unreachable(error) from None
 
 
 @router.get("/rules/{name}/executions")

@@ -257,6 +257,9 @@ def test_an_invalid_rule_file_shows_as_invalid_and_can_be_fixed(site: Replicatio
             True,
             "broken.yaml",
         )
+        removed = admin.delete(site.api("rules/notyaml"), timeout=60)
+        assert (removed.status_code, removed.json()["file"]) == (200, "notyaml.yaml")
+        assert not (site.rules / "notyaml.yaml").exists()
     finally:
         for name in ("broken", "notyaml", "fine"):
             (site.rules / f"{name}.yaml").unlink(missing_ok=True)

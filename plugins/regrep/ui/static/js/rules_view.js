@@ -62,7 +62,7 @@ function actions(rule, refresh) {
     }
   };
   const stop = async () => {
-    const runId = active[active.length - 1];
+    const runId = active[0]; // the oldest: the one running (one execution at a time)
     const ok = await confirm(
       "Stop execution",
       `Stop ${runId}? Resources already copied stay copied; the others are stopped.`,
@@ -104,7 +104,7 @@ function actions(rule, refresh) {
     }),
     actionButton("stop", "Stop", stop, {
       disabled: !busy,
-      title: busy ? `Stop ${active[active.length - 1]}` : "No execution in progress",
+      title: busy ? `Stop ${active[0]}` : "No execution in progress",
     }),
     h(
       "a",
