@@ -21,9 +21,11 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep
+from airflow.models.dag import DagModel
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regrep.airflow_api import AirflowApi, ApiError
@@ -96,9 +98,6 @@ def validated(body: dict[str, Any], name: str | None = None) -> Rule:
 
 def with_airflow(session: Session, files: list[RuleFile]) -> list[dict[str, Any]]:
     """The entries of ``files`` with what Airflow knows: the DAG, active and last runs."""
-    from airflow.models.dag import DagModel
-    from sqlalchemy import select
-
     dag_ids = [file.dag_id for file in files]
     paused = dict(
         session.execute(

@@ -79,6 +79,26 @@ def test_every_route_needs_an_airflow_token(site: ReplicationSite) -> None:
     assert forged.get(site.api("rules"), timeout=30).status_code == 403  # Airflow's answer
 
 
+def test_the_page_is_in_airflows_navigation_and_served_by_the_plugin(
+    site: ReplicationSite,
+) -> None:
+    plugins = site.deployment.api.get("/api/v2/plugins")["plugins"]
+    (regrep,) = [plugin for plugin in plugins if plugin["name"] == "regrep"]
+    (view,) = regrep["external_views"]
+    assert (view["name"], view["url_route"], view["destination"], view["href"]) == (
+        "Replication",
+        "replication",
+        "nav",
+        "/regrep/ui/",
+    )
+    assert [app["url_prefix"] for app in regrep["fastapi_apps"]] == ["/regrep"]
+    page = requests.get(site.url + view["href"], timeout=30)
+    assert page.status_code == 200
+    assert '<script type="module" src="static/js/main.js">' in page.text
+    assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
+    assert requests.get(f"{site.url}{view['icon']}", timeout=30).status_code == 200
+
+
 def test_permissions_follow_airflows_roles(site: ReplicationSite) -> None:
     """Viewers read rules; editing, running, stopping need DAG edit; endpoints need
     connection read (Op and above in SimpleAuthManager)."""
