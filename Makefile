@@ -3,8 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
-# Debian packages the tests, the demo and the benchmark run for real.
-APT_PACKAGES := docker-registry skopeo apache2-utils
+# Debian packages the tests, the demo and the benchmark run for real (chromium and its
+# driver: the Replication page's browser tests, headless, with no browser download).
+APT_PACKAGES := docker-registry skopeo apache2-utils chromium chromium-driver
 # The lowest Airflow regrep supports (pyproject.toml: apache-airflow>=3.2,<4), and the day after
 # its release: its test environment is resolved as an install on that day resolved it.
 LOWEST_AIRFLOW := 3.2.0
@@ -13,14 +14,15 @@ LOWEST_VENV := .venv-airflow-$(LOWEST_AIRFLOW)
 LOWEST_REQUIREMENTS := requirements/airflow-$(LOWEST_AIRFLOW).txt
 
 .PHONY: demo demo-stop test lint typecheck pytest pytest-lowest bench env system-deps dist \
-	lowest-airflow-lock
+	lowest-airflow-lock ui-screenshots
 
 ## Install what the project needs: Debian packages (real registries, skopeo) and the locked venv.
 env: system-deps $(VENV)/.installed
 
 system-deps:
 	@if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null \
-	    || ! command -v htpasswd >/dev/null; then \
+	    || ! command -v htpasswd >/dev/null || ! command -v chromium >/dev/null \
+	    || ! command -v chromedriver >/dev/null; then \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
@@ -71,6 +73,10 @@ lowest-airflow-lock:
 ## regrep's wheel and sdist in dist/, to install into an existing Airflow (README).
 dist: env
 	python3 -m uv build --out-dir dist
+
+## The README's pictures of the Replication page, taken again by its browser test.
+ui-screenshots: env
+	REGREP_UI_SCREENSHOTS=docs/ui $(VENV)/bin/pytest tests/integration/deployment/test_replication_page.py
 
 ## Benchmarks against skopeo, each printing ratios measured in the same run (not tests).
 bench: env

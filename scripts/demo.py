@@ -198,6 +198,7 @@ def start() -> None:
     print(f"\ndestination repositories: {', '.join(catalog.get('repositories', []))}")
     print(
         f"\nAirflow UI:   http://127.0.0.1:{port}  (login admin / {password})\n"
+        f"Replication:  http://127.0.0.1:{port}/plugin/replication  (rules and executions)\n"
         f"REST API:     http://127.0.0.1:{port}/api/v2  (POST /auth/token for a bearer token)\n"
         f"rules folder: {STATE / 'rules'}  (REGREP_RULES_DIR)\n"
         f"stop it all:  make demo-stop"

@@ -21,33 +21,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from regrep.airflow_api import AirflowApi, ApiConfigError, ApiError
 from regrep.executions.record import DAG_ID_PREFIX, render
-from regrep.executions.remote import (
-    ExecutionNotFound,
-    active_run_ids,
-    fetch_execution,
-    latest_run_id,
-    stop,
-)
+from regrep.executions.remote import ExecutionNotFound, fetch_execution, latest_run_id, stop
 from regrep.rules import Rule, load_rule_files, rule_files, rules_dir
+from regrep.rules.removal import RuleInUse, RuleNotFound, remove_rule
 
 DEFAULT_RULES_DIR = Path("dags/rules")
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # usage errors exit 2 from argparse itself
 EXIT_FAILED = 1
-
-DAG_SETTLE_SECONDS = 3.0  # longer than a parse's save of the DAG file takes
-DAG_SETTLE_POLL_SECONDS = 0.25
 
 ApiHandler = Callable[[AirflowApi, argparse.Namespace], int]
 API_HELP = (
@@ -98,58 +88,23 @@ def _through_api(handler: ApiHandler) -> Callable[[argparse.Namespace], int]:
 def _delete_rule(api: AirflowApi, args: argparse.Namespace) -> int:
     """Remove the rule's file and DAG; refuse while an execution is queued or running."""
     directory: Path = args.rules_dir or rules_dir(DEFAULT_RULES_DIR)
-    files, _ = rule_files([directory])
-    found = [
-        (path, outcome)
-        for path, outcome in load_rule_files(files)
-        if isinstance(outcome, Rule) and outcome.name == args.name
-    ]
-    if not found:
-        print(f"regrep: no rule named {args.name!r} in {directory}", file=sys.stderr)
+    try:
+        removed = remove_rule(api, directory, args.name)
+    except RuleNotFound as error:
+        print(f"regrep: {error}", file=sys.stderr)
         return EXIT_FAILED
-    path, rule = found[0]
-    in_progress = active_run_ids(api, rule.dag_id)
-    if in_progress:
+    except RuleInUse as busy:
         print(
-            f"regrep: rule {rule.name!r} not deleted: {len(in_progress)} execution(s) in "
-            f"progress: {', '.join(in_progress)}. Stop them (regrep executions stop "
-            f"{rule.name} RUN_ID) or wait for them to end.",
+            f"regrep: {busy}. Stop them (regrep executions stop {busy.rule.name} RUN_ID) or "
+            "wait for them to end.",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    path.unlink()
-    _delete_dag(api, rule.dag_id)
-    print(f"deleted rule {rule.name}: removed {path} and the DAG {rule.dag_id}")
+    print(
+        f"deleted rule {removed.rule.name}: removed {removed.path} and the DAG "
+        f"{removed.rule.dag_id}"
+    )
     return EXIT_OK
-
-
-def _delete_dag(api: AirflowApi, dag_id: str) -> None:
-    """Delete the DAG, and again if a parse that read the rule file before it went writes it back.
-
-    The DAG processor may be parsing the DAG file while the rule file is removed; such a parse
-    can save the DAG after it was deleted (seen in CI). The factory drops DAGs whose rule file
-    is gone by the end of a parse, which leaves only a short window: watching the DAG for
-    ``DAG_SETTLE_SECONDS`` covers it.
-    """
-    path = f"/api/v2/dags/{dag_id}"
-    deadline = time.monotonic() + DAG_SETTLE_SECONDS
-    present = True
-    while present:
-        _unless_missing(api.delete, path)  # missing: Airflow had not parsed it yet
-        present = False
-        while not present and time.monotonic() < deadline:
-            time.sleep(DAG_SETTLE_POLL_SECONDS)
-            present = _unless_missing(api.get, path) is not None
-
-
-def _unless_missing(call: Callable[[str], Any], path: str) -> Any:
-    """``call(path)``'s answer; None when the API answers 404."""
-    try:
-        return call(path)
-    except ApiError as error:
-        if error.status != 404:
-            raise
-        return None
 
 
 def _show_execution(api: AirflowApi, args: argparse.Namespace) -> int:

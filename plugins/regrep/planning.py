@@ -232,7 +232,7 @@ def plan_replication(
             candidates += [
                 (repository, tag)
                 for tag in sorted(tags)
-                if inspector.selects(tag) and (wanted is None or tag in wanted)
+                if selects_tag(rule, tag) and (wanted is None or tag in wanted)
             ]
             if untagged:
                 named = {ref for ref in wanted or () if is_digest(ref)}
@@ -312,6 +312,13 @@ def _hand_referrer_tags(
     return handed
 
 
+def selects_tag(rule: Rule, tag: str) -> bool:
+    """The rule's tag filter; referrer tags are left to travel with their subjects."""
+    if rule.copy_referrers and is_referrer_tag(tag):
+        return False
+    return rule.filters.tag.accepts(tag)
+
+
 class _Inspector:
     """Decides, tag by tag, whether a tag is copied, unchanged or filtered out.
 
@@ -325,12 +332,6 @@ class _Inspector:
         # Resources whose copy will be skipped: the destination tag holds another digest and
         # override is off. They are planned all the same, so the execution says so.
         self.held_back: set[Resource] = set()
-
-    def selects(self, tag: str) -> bool:
-        """The tag filter; referrer tags are left to travel with their subjects."""
-        if self.rule.copy_referrers and is_referrer_tag(tag):
-            return False
-        return self.rule.filters.tag.accepts(tag)
 
     def inspect(self, repository: str, reference: str, target: str) -> tuple[Resource, bool] | None:
         """The resource for ``repository`` at ``reference`` (a tag, or an untagged artifact's

@@ -1,22 +1,38 @@
-"""regrep's Airflow plugin: the webhook receiver and the execution-record listener.
+"""regrep's Airflow plugin: its app and Replication page, and the execution listener.
 
 Registered through the ``airflow.plugins`` entry point, so every Airflow component of an
-installation with regrep loads it: the API server mounts the webhook app at ``/regrep``
-(``/regrep/webhooks/<source connection id>``, see :mod:`regrep.webhooks.app`), and the
-scheduler and API server call the listener that writes each ended execution's record into
-its run's note (:mod:`regrep.executions.listener`).
+installation with regrep loads it: the API server mounts regrep's app at ``/regrep``
+(:mod:`regrep.plugin_app`: the webhooks, the JSON API and the page), the UI shows the page
+as *Replication* in its navigation (an external view: Airflow's layout around the page),
+and the scheduler and API server call the listener that writes each ended execution's
+record into its run's note and notifies the rule's endpoints
+(:mod:`regrep.executions.listener`).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from urllib.parse import urlsplit
 
+from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 
 from regrep.executions import listener
-from regrep.webhooks.app import app
+from regrep.plugin_app import app
 
 URL_PREFIX = "/regrep"
+# Airflow serves everything under the path of [api] base_url, when it has one.
+ROOT_PATH = urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+PAGE = f"{ROOT_PATH}{URL_PREFIX}/ui/"
+REPLICATION_VIEW = {
+    "name": "Replication",
+    "href": PAGE,
+    "url_route": "replication",  # the page's address in the UI: /plugin/replication
+    "destination": "nav",
+    "nav_top_level": True,
+    "icon": f"{PAGE}static/replication.svg",
+    "icon_dark_mode": f"{PAGE}static/replication-dark.svg",
+}
 
 PRELOADED = (
     # What the DAG file and a copy task import.
@@ -62,9 +78,10 @@ for _module in PRELOADED:
 
 
 class RegrepPlugin(AirflowPlugin):
-    """Mounts the webhook receiver and registers the execution listener."""
+    """Mounts regrep's app, adds the Replication page, registers the execution listener."""
 
     # Airflow reads these class attributes of the plugin class (its documented interface).
     name = "regrep"
-    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "regrep webhooks"}]  # noqa: RUF012
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "regrep"}]  # noqa: RUF012
+    external_views = [REPLICATION_VIEW]  # noqa: RUF012
     listeners = [listener]  # noqa: RUF012

@@ -1,4 +1,5 @@
-"""An Airflow listener that writes each ended execution's record into its DAG run's note.
+"""An Airflow listener that writes each ended execution's record into its DAG run's note,
+and has the rule's ``notify`` endpoints told (:mod:`regrep.executions.notifications`).
 
 The UI shows a run's note beside the run, so the summary is there however the run ended:
 by its summary task, or stopped from the UI or the REST API, when the summary task never
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.listeners import hookimpl
 
+from regrep.executions import notifications
 from regrep.executions.record import (
     COPY_TASK,
     DAG_ID_PREFIX,
@@ -83,6 +85,7 @@ def _note(dag_run: DagRun, session: Session, state: str) -> None:
     execution = read_execution(dag_run, session, state)
     if execution.plan_state is not None:  # else an invalid rule's placeholder DAG
         dag_run.note = note(execution)
+        notifications.announce(dag_run, execution)
 
 
 def read_execution(dag_run: DagRun, session: Session, state: str) -> Execution:

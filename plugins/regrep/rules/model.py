@@ -39,6 +39,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _checked_connection_id(value: str) -> str:
+    if _CONN_ID_RE.fullmatch(value) is None:
+        raise ValueError(
+            f'"{value}" is not a valid Airflow connection id (letters, digits, "_", ".", "-")'
+        )
+    return value
+
+
 def _checked_pattern(value: str) -> str:
     filters.validate_pattern(value)
     return value
@@ -274,6 +282,9 @@ class Rule(_Model):
     at once; ``copy_by_chunk`` uploads each blob in chunks of ``chunk_size_mib`` MiB,
     resuming an interrupted chunk where the registry stopped, instead of one streamed PUT;
     ``speed_limit_kbps`` caps the task's transfer rate in KiB/s (absent: no limit).
+
+    ``notify`` names Airflow connections of the ``http`` type: when an execution ends, each
+    receives Harbor's replication event (:mod:`regrep.executions.notifications`).
     """
 
     name: str
@@ -299,6 +310,7 @@ class Rule(_Model):
     copy_by_chunk: bool = False
     chunk_size_mib: int | None = Field(default=None, ge=1, le=tuning.MAX_CHUNK_MIB)
     speed_limit_kbps: int | None = Field(default=None, ge=1)
+    notify: tuple[str, ...] = ()
 
     @property
     def dag_id(self) -> str:
@@ -331,10 +343,22 @@ class Rule(_Model):
     @field_validator("source", "destination")
     @classmethod
     def _valid_connection_id(cls, value: str) -> str:
-        if _CONN_ID_RE.fullmatch(value) is None:
-            raise ValueError(
-                f'"{value}" is not a valid Airflow connection id (letters, digits, "_", ".", "-")'
-            )
+        return _checked_connection_id(value)
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _one_connection_shorthand(cls, value: Any) -> Any:
+        """Accept ``notify: hooks`` for ``notify: [hooks]``."""
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("notify")
+    @classmethod
+    def _valid_notify_connections(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for conn_id in value:
+            _checked_connection_id(conn_id)
+        repeated = sorted({conn_id for conn_id in value if value.count(conn_id) > 1})
+        if repeated:
+            raise ValueError(f"connection(s) {', '.join(repeated)} named more than once")
         return value
 
     @field_validator("destination_namespace")

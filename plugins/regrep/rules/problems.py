@@ -67,6 +67,15 @@ def _walk(loc: Sequence[int | str]) -> tuple[str, list[type[BaseModel]]]:
 
 def describe(error: Any) -> str:
     """Turn one pydantic error into ``<field path>: <problem>`` in the rule's own words."""
+    path, problem = locate(error)
+    return f"{path}: {problem}" if path else problem
+
+
+def locate(error: Any) -> tuple[str, str]:
+    """One pydantic error as ``(field path, problem)``; the path is empty for the whole rule.
+
+    The rule form shows each problem beside the field it names.
+    """
     loc: tuple[int | str, ...] = error["loc"]
     kind: str = error["type"]
     if kind in ("extra_forbidden", "missing"):
@@ -79,7 +88,7 @@ def describe(error: Any) -> str:
             close = difflib.get_close_matches(field, known, n=1)
             hint = f' (did you mean "{close[0]}"?)' if close else ""
             problem = f'unknown field "{field}"{hint}'
-        return f"{parent}: {problem}" if parent else problem
+        return parent, problem
     path, models = _walk(loc)
     if kind == "union_tag_not_found":
         tags = ", ".join(t for t in map(_trigger_tag, models) if t)
@@ -92,4 +101,4 @@ def describe(error: Any) -> str:
     else:
         shown = repr(error["input"])
         problem = f"{error['msg']} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
-    return f"{path}: {problem}" if path else problem
+    return path, problem

@@ -1,7 +1,7 @@
 """``POST /regrep/webhooks/<source connection id>``: a registry's webhook becomes asset events.
 
-Mounted in Airflow's API server by :class:`regrep.plugin.RegrepPlugin`. Airflow gives plugin
-apps no authentication, so the sender proves itself with the connection's extra
+A router of regrep's app in Airflow's API server (:mod:`regrep.plugin_app`). Registries are
+no Airflow users, so the sender proves itself with the connection's extra
 ``webhook_secret``, sent as the whole ``Authorization`` header value: what Harbor's *Auth
 Header* field and distribution's notification ``headers`` send. The answers:
 
@@ -30,7 +30,7 @@ import json
 import logging
 from collections.abc import Sequence
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from regrep.events import ImageEvent, asset_name, asset_uri
@@ -43,13 +43,10 @@ SECRET_FIELD = "webhook_secret"
 RECORD_TRIES = 4
 RECORD_PAUSE_SECONDS = 0.25
 
-app = FastAPI(
-    title="regrep webhooks",
-    description="Registry push and delete notifications for event-based replication rules.",
-)
+router = APIRouter(tags=["webhooks"])
 
 
-@app.post("/webhooks/{conn_id}")
+@router.post("/webhooks/{conn_id}")
 async def receive(conn_id: str, request: Request) -> dict[str, int]:
     """Authenticate, parse, and record one asset event per image event."""
     secret = await run_in_threadpool(webhook_secret, conn_id)

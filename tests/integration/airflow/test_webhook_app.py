@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from regrep.webhooks.app import app
+from regrep.plugin_app import app
 
 pytestmark = [pytest.mark.airflow, pytest.mark.smoke]
 

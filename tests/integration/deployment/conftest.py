@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.airflow_deployment import Deployment, start_deployment
+from tests.support.registries import RunningRegistry, start_registry
 
 STARTED = pytest.StashKey[list[Deployment]]()
 
@@ -32,6 +33,23 @@ def airflow_deployment(
     yield start
     for deployment in started:
         deployment.stop()
+
+
+@pytest.fixture
+def registries(
+    registry_tools: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., RunningRegistry]]:
+    """Start registries for one test (with ``start_registry``'s options); stop them after."""
+    started: list[RunningRegistry] = []
+
+    def start(name: str, **options: Any) -> RunningRegistry:
+        registry = start_registry(tmp_path_factory.mktemp(name), name=name, **options)
+        started.append(registry)
+        return registry
+
+    yield start
+    for registry in started:
+        registry.stop()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -25,6 +25,7 @@ from tests.integration.deployment.conftest import STARTED
 from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.images import delete_manifest, manifest_digest, push_image
 from tests.support.registries import RunningRegistry, start_registry
+from tests.support.replication_site import regrep_plugin_registered
 from tests.support.throttle import throttled
 from tests.support.waiting import wait_for
 
@@ -110,23 +111,6 @@ def site(registry_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def _report_deployment_logs(request: pytest.FixtureRequest, site: Site) -> None:
     """A failing test's report gets the shared deployment's log tails (see the conftest)."""
     request.node.stash.setdefault(STARTED, []).append(site.deployment)
-
-
-@pytest.fixture
-def registries(
-    registry_tools: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., RunningRegistry]]:
-    """Start registries for one test (with ``start_registry``'s options); stop them after."""
-    started: list[RunningRegistry] = []
-
-    def start(name: str, **options: Any) -> RunningRegistry:
-        registry = start_registry(tmp_path_factory.mktemp(name), name=name, **options)
-        started.append(registry)
-        return registry
-
-    yield start
-    for registry in started:
-        registry.stop()
 
 
 def test_manual_rule_runs_when_triggered_and_records_its_execution(
