@@ -93,13 +93,10 @@ def describe_filters(rule: Rule) -> str:
     """The rule's filters in a few words, as the rules table shows them."""
     wanted = rule.filters
     parts = []
-    if wanted.name:
-        parts.append(f"name {wanted.name}")
-    if wanted.tag.pattern:
-        parts.append(
-            f"tag {wanted.tag.pattern}"
-            + (" (excluded)" if wanted.tag.decoration == "excludes" else "")
-        )
+    for what, pattern in (("name", wanted.name), ("tag", wanted.tag)):
+        if pattern.pattern:
+            excluded = " (excluded)" if pattern.decoration == "excludes" else ""
+            parts.append(f"{what} {pattern.pattern}{excluded}")
     if wanted.resource:
         parts.append(wanted.resource)
     labels = [f"+{label}" for label in wanted.labels.include]

@@ -25,7 +25,6 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from regrep import filters
 from regrep.cancellation import Cancellation
 from regrep.operators.clients import rule_clients
 from regrep.planning import PLAN_WORKERS, Resource, plan_replication, selects_tag
@@ -87,7 +86,7 @@ def _preview(rule: Rule, limit: int, listing_deadline: float, stop: Cancellation
             plan = plan_replication(rule, source, destination, only=only)
             items = [_item(resource, "in_place", "") for resource in plan.unchanged]
             items += _compare(rule, destination, plan.resources)
-    items.sort(key=lambda item: (item["source_repository"], item["tag"]))
+    items.sort(key=lambda item: (item["source_repository"], item["tag"] or "", item["digest"]))
     return {
         "rule": rule.name,
         "total": len(listing.candidates),
@@ -106,17 +105,22 @@ def _preview(rule: Rule, limit: int, listing_deadline: float, stop: Cancellation
 
 def list_candidates(rule: Rule, source: RegistryClient, deadline: float) -> Listing:
     """List the source until ``deadline``: the tags the name and tag filters select."""
+    name = rule.filters.name
+    untagged = rule.filters.tag.selects_untagged
     repositories: list[str] = []
-    for repository in source.list_repositories(name_pattern=rule.filters.name):
-        if filters.match(rule.filters.name, repository):
+    for repository in source.list_repositories(name_pattern=name.listing_pattern):
+        if name.accepts(repository):
             repositories.append(repository)
         if time.monotonic() > deadline:
             break
     repositories.sort()
     pool = ThreadPoolExecutor(PLAN_WORKERS, thread_name_prefix="regrep-preview-tags")
-    futures = {
-        repo: pool.submit(lambda r: list(source.list_tags(r)), repo) for repo in repositories
-    }
+
+    def listing(repository: str) -> tuple[list[str], list[str]]:
+        digests = source.untagged_digests(repository) if untagged else []
+        return list(source.list_tags(repository)), digests
+
+    futures = {repo: pool.submit(listing, repo) for repo in repositories}
     done, _ = wait(
         futures.values(), timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION
     )
@@ -127,8 +131,9 @@ def list_candidates(rule: Rule, source: RegistryClient, deadline: float) -> List
         if future not in done:
             continue
         listed += 1
-        tags: list[str] = future.result()  # a registry error is the preview's error
+        tags, digests = future.result()  # a registry error is the preview's error
         candidates += [(repository, tag) for tag in sorted(tags) if selects_tag(rule, tag)]
+        candidates += [(repository, digest) for digest in sorted(digests)]
     return Listing(candidates, len(repositories), listed)
 
 
@@ -138,7 +143,7 @@ def _compare(
     """Resources a run would copy: new at the destination, or changed there."""
     with ThreadPoolExecutor(PLAN_WORKERS, thread_name_prefix="regrep-preview-dst") as pool:
         heads: list[Future[Any]] = [
-            pool.submit(destination.head_manifest, r.destination_repository, r.tag)
+            pool.submit(destination.head_manifest, r.destination_repository, r.reference)
             for r in resources
         ]
         items = []
@@ -163,7 +168,7 @@ def _item(resource: Resource, status: str, note: str) -> dict[str, Any]:
         "source": resource.label,
         "source_repository": resource.source_repository,
         "tag": resource.tag,
-        "destination": f"{resource.destination_repository}:{resource.tag}",
+        "destination": resource.destination_label,
         "digest": resource.digest,
         "status": status,
         "note": note,

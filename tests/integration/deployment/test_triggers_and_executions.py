@@ -25,7 +25,6 @@ from tests.integration.deployment.conftest import STARTED
 from tests.support.airflow_deployment import Deployment, start_deployment
 from tests.support.images import delete_manifest, manifest_digest, push_image
 from tests.support.registries import RunningRegistry, start_registry
-from tests.support.replication_site import regrep_plugin_registered
 from tests.support.throttle import throttled
 from tests.support.waiting import wait_for
 

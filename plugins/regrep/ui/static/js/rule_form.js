@@ -113,7 +113,9 @@ function endpointOptions(endpoints, current) {
 function initialValues(source) {
   const rule = source ?? {};
   const filters = rule.filters ?? {};
-  const tag = typeof filters.tag === "string" ? { pattern: filters.tag } : filters.tag ?? {};
+  const decorated = (value) => (typeof value === "string" ? { pattern: value } : value ?? {});
+  const name = decorated(filters.name);
+  const tag = decorated(filters.tag);
   const platforms = Array.isArray(filters.platforms) ? { values: filters.platforms } : filters.platforms ?? null;
   return {
     name: rule.name ?? "",
@@ -122,7 +124,8 @@ function initialValues(source) {
     enabled: rule.enabled ?? true,
     source: rule.source ?? "",
     destination: rule.destination ?? "",
-    filterName: filters.name ?? "",
+    filterName: name.pattern ?? "",
+    nameDecoration: name.decoration ?? "matches",
     tagPattern: tag.pattern ?? "",
     tagDecoration: tag.decoration ?? "matches",
     resource: filters.resource ?? "",
@@ -176,7 +179,12 @@ function buildForm(c, values, endpoints, editing) {
     {},
     h("legend", {}, "Source"),
     c.field("source", "Source endpoint", select(v.source, endpointOptions(endpoints.endpoints, v.source))),
-    c.field("filters.name", "Name filter", input(v.filterName, { placeholder: "library/**" }), "Repositories: * ** ? {a,b}; empty for all."),
+    h(
+      "div",
+      { class: "fields-2" },
+      c.field("filters.name", "Name filter", input(v.filterName, { placeholder: "library/**" }), "Repositories: * ** ? {a,b}; empty for all."),
+      c.field("filters.name.decoration", "Repositories", select(v.nameDecoration, [["matches", "matching"], ["excludes", "excluding"]])),
+    ),
     h(
       "div",
       { class: "fields-2" },
@@ -263,7 +271,7 @@ function ruleBody(c) {
     source: text("source"),
     destination: text("destination"),
     filters: {
-      name: text("filters.name"),
+      name: { pattern: text("filters.name"), decoration: c.get("filters.name.decoration").value },
       tag: { pattern: text("filters.tag"), decoration: c.get("filters.tag.decoration").value },
       labels: { include: list(text("filters.labels.include")), exclude: list(text("filters.labels.exclude")) },
     },
