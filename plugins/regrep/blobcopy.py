@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from regrep.bandwidth import Bandwidth
 from regrep.cancellation import Cancellation, CopyStopped
 from regrep.ledger import BlobLedger
-from regrep.oci import Descriptor
+from regrep.oci.manifests import Descriptor
 from regrep.registry import BlobStream, RegistryClient
 from regrep.registry.inflight import break_off
 from regrep.registry.retry import restart_interrupted

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 
 from regrep.blobcopy import BlobCopier, Transfer, human_size
-from regrep.oci import MANIFEST_SIZE_GUARANTEED, SCHEMA1_TYPES, Descriptor, Manifest
+from regrep.oci.manifests import MANIFEST_SIZE_GUARANTEED, SCHEMA1_TYPES, Descriptor, Manifest
 from regrep.registry import RegistryClient
 from regrep.registry.errors import ManifestInvalid, RegistryError
 

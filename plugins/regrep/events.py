@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from regrep.oci import is_digest, validate_repository
+from regrep.oci.manifests import is_digest, validate_repository
 
 Action = Literal["push", "delete"]
 ACTIONS: tuple[Action, ...] = ("push", "delete")

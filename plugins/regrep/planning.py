@@ -37,11 +37,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from regrep import oci
-from regrep.oci import Manifest, is_digest
-from regrep.platforms import select_platforms
-from regrep.referrer_sync import ReferrerSync, subjects_for
-from regrep.referrers import is_referrer_tag, referrer_tags_by_subject, referrers_tag
+from regrep.oci import manifests as oci
+from regrep.oci.manifests import Manifest, is_digest
+from regrep.oci.platform_filter import select_platforms
+from regrep.oci.referrers import (
+    is_referrer_tag,
+    referrer_tags_by_subject,
+    referrers_tag,
+    subjects_for,
+)
+from regrep.referrer_sync import ReferrerSync
 from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
 from regrep.rules import ResourceType, Rule

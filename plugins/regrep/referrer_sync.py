@@ -14,47 +14,20 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from regrep.content import ContentCopier, ContentRefused
-from regrep.oci import INDEX_TYPES, Manifest
-from regrep.referrers import (
+from regrep.engine.referrer_lookup import (
     Referrers,
     find_referrers,
     is_referrers_list,
-    merged_index,
     read_referrers_index,
-    referrers_tag,
 )
+from regrep.oci.manifests import Manifest
+from regrep.oci.referrers import merged_index, referrers_tag
 from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
-
-
-def _subjects_of(manifest: Manifest, fetch: Callable[[str], Manifest]) -> list[str]:
-    """``manifest``'s digest and those of every manifest it contains, depth first.
-
-    Each is a subject whose referrers travel with it; ``fetch`` reads nested indexes.
-    """
-    digests = [manifest.digest]
-    for child in manifest.children:
-        if child.media_type in INDEX_TYPES:
-            digests += _subjects_of(fetch(child.digest), fetch)
-        else:
-            digests.append(child.digest)
-    return digests
-
-
-def subjects_for(original: str, manifest: Manifest, fetch: Callable[[str], Manifest]) -> list[str]:
-    """The subjects whose referrers travel with ``manifest``, copied for tag ``original``.
-
-    A platform-filtered index (another digest than ``original``) is new content: what
-    refers to the source index signs other bytes, so only its children's referrers apply.
-    """
-    subjects = _subjects_of(manifest, fetch)
-    if manifest.is_index and manifest.digest != original:
-        subjects.remove(manifest.digest)
-    return subjects
 
 
 @dataclass(frozen=True)
@@ -107,7 +80,7 @@ class ReferrerSync:
         """Find what the destination lacks of the referrers of ``subjects``.
 
         ``source_tags``, the source repository's tags (its referrer tags suffice, see
-        :func:`~regrep.referrers.find_referrers`) when the caller knows them, saves probing
+        :func:`~regrep.oci.referrers.find_referrers`) when the caller knows them, saves probing
         for referrers tags and cosign tags that do not exist.
         """
         plan = ReferrerPlan()

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from regrep.events import ImageEvent, latest_per_resource
-from regrep.referrers import is_referrer_tag
+from regrep.oci.referrers import is_referrer_tag
 from regrep.rules import Rule
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
 from regrep.blobcopy import BlobCopier, Transfer, human_size, rate
-from regrep.oci import Descriptor, Manifest
-from regrep.platforms import select_platforms
+from regrep.oci.manifests import Descriptor, Manifest
+from regrep.oci.platform_filter import select_platforms
 from regrep.registry import RegistryClient
 from regrep.registry.errors import RegistryError
 

@@ -9,7 +9,7 @@ SBOMs and attestations of every copied manifest follow (:mod:`regrep.referrer_sy
 when the tag itself was already in place, since a signature is often added after the image.
 
 ``platforms`` narrows a multi-platform index to some of its children
-(:mod:`regrep.platforms`); only then may the destination digest differ from the source's.
+(:mod:`regrep.oci.platform_filter`); only then may the destination digest differ from the source's.
 Legacy content the destination refuses by policy (schema1, foreign layers) is skipped
 with the reason, not failed.
 """
@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from regrep.blobcopy import Transfer, rate
 from regrep.content import ContentCopier, ContentRefused
-from regrep.oci import Manifest, is_digest
-from regrep.platforms import select_platforms
-from regrep.referrer_sync import ReferrerSync, subjects_for
+from regrep.oci.manifests import Manifest, is_digest
+from regrep.oci.platform_filter import select_platforms
+from regrep.oci.referrers import subjects_for
+from regrep.referrer_sync import ReferrerSync
 from regrep.registry import RegistryClient
 
 if TYPE_CHECKING:  # the rule models (pydantic, croniter, wcmatch) stay out of copy tasks

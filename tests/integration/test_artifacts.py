@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from regrep.oci import HELM_CHART, HELM_CONFIG
+from regrep.oci.manifests import HELM_CHART, HELM_CONFIG
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import ManifestInvalid

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from regrep.oci import HELM_CONFIG
+from regrep.oci.manifests import HELM_CONFIG
 from regrep.planning import Plan, Refusal, Resource, plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from regrep.oci import Manifest, sha256_digest
+from regrep.oci.manifests import Manifest, sha256_digest
 from regrep.registry import RegistryClient
 from regrep.registry.errors import (
     ConnectionFailed,

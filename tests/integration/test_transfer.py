@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from regrep.oci import DOCKER_FOREIGN_LAYER, Manifest
+from regrep.oci.manifests import DOCKER_FOREIGN_LAYER, Manifest
 from regrep.registry import RegistryClient
 from regrep.registry.errors import DigestMismatch
 from regrep.transfer import copy_resource

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regrep.filters import Decoration, accepts, fixed_depths, match, validate_pattern
+from regrep.rules.patterns import Decoration, accepts, fixed_depths, match, validate_pattern
 
 MATCHES = [
     # Harbor's documented table

@@ -29,9 +29,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from regrep.filters import fixed_namespaces, match, validate_pattern
 from regrep.rules import Filters, LabelFilter, NameFilter, Rule, TagFilter
-from regrep.rules.model import normalise_cron, replace_namespace
+from regrep.rules.model import replace_namespace
+from regrep.rules.patterns import fixed_namespaces, match, validate_pattern
+from regrep.rules.triggers import normalise_cron
 
 PATTERN_TEST = "src/pkg/reg/util/pattern_test.go"
 RESOURCE_TEST = "src/pkg/reg/filter/resource_test.go"

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from regrep import oci
-from regrep.oci import Descriptor, Manifest, Platform
+from regrep.oci import manifests as oci
+from regrep.oci.manifests import Descriptor, Manifest, Platform
 
 CONFIG = {"mediaType": oci.OCI_CONFIG, "digest": "sha256:" + "a" * 64, "size": 10}
 LAYER = {"mediaType": oci.OCI_LAYER, "digest": "sha256:" + "b" * 64, "size": 20}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from regrep import oci
-from regrep.oci import Manifest, Platform
-from regrep.platforms import parse_platform, platform_matches, select_platforms
+from regrep.oci import manifests as oci
+from regrep.oci.manifests import Manifest, Platform
+from regrep.oci.platform_filter import parse_platform, platform_matches, select_platforms
 
 
 def _entry(digest: str, os: str, arch: str, **extra: Any) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from regrep import oci
-from regrep.oci import Descriptor, Manifest
-from regrep.referrers import (
+from regrep.oci import manifests as oci
+from regrep.oci.manifests import Descriptor, Manifest
+from regrep.oci.referrers import (
     cosign_tags,
     is_referrer_tag,
     merged_index,

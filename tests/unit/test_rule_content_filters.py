@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from regrep.oci import Platform
+from regrep.oci.manifests import Platform
 from regrep.rules import LabelFilter, Rule, RuleError, load_rule
 
 MINIMAL = "name: m\nsource: src\ndestination: dst\n"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from regrep import modes
-from regrep.rules import Rule, RuleError, load_rule
+from regrep.rules import Rule, RuleError, load_rule, modes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "rules" / "examples"
 

@@ -30,12 +30,12 @@ from typing import Any
 
 from airflow.sdk.log import mask_secret
 
-from regrep import filters
 from regrep.hooks.api import VendorAPI, body_next
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
+from regrep.rules import patterns
 
 REGISTRY_URL = "https://registry-1.docker.io"
 HUB_API_URL = "https://hub.docker.com"
@@ -88,7 +88,7 @@ class DockerHubClient(RegistryClient):
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
     ) -> Iterator[str]:
         """The repositories of the namespaces the name filter names, else the configured ones."""
-        namespaces = filters.fixed_namespaces(name_pattern) or self._namespaces
+        namespaces = patterns.fixed_namespaces(name_pattern) or self._namespaces
         if not namespaces:
             raise ConnectionConfigError(
                 f"connection {self.name!r}: Docker Hub cannot list all its repositories, only "

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from regrep import filters
 from regrep.hooks.api import VendorAPI, bearer_authorization
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
+from regrep.rules import patterns
 
 GITHUB_API_URL = "https://api.github.com"
 GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -56,7 +56,7 @@ class GithubGhcrClient(RegistryClient):
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
     ) -> Iterator[str]:
         """The container packages of the owners the name filter names, else the configured."""
-        owners = filters.fixed_namespaces(name_pattern) or self._owners
+        owners = patterns.fixed_namespaces(name_pattern) or self._owners
         if not owners:
             raise ConnectionConfigError(
                 f"connection {self.name!r}: GHCR has no catalog; its packages are listed per "

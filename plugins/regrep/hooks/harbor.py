@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from regrep import filters
 from regrep.hooks.api import VendorAPI, basic_authorization
 from regrep.hooks.base import ConnectionConfigError, RegistryHook
-from regrep.oci import Descriptor
+from regrep.oci.manifests import Descriptor
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import Forbidden, NotFound, Unauthorized
+from regrep.rules import patterns
 
 V2 = "/v2.0"  # below /api: Harbor 2.x serves API v2.0 there, 1.x the unversioned API
 API_PAGE_SIZE = 100  # Harbor caps page_size at 100
@@ -92,7 +92,7 @@ class HarborClient(RegistryClient):
         Anonymous access lists the public projects only, as in Harbor's UI.
         """
         self._check_version()
-        projects = filters.fixed_namespaces(name_pattern)
+        projects = patterns.fixed_namespaces(name_pattern)
         if projects is None:
             listed = self._api.pages(
                 f"{V2}/projects", target="the projects", params={"page_size": API_PAGE_SIZE}

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from regrep.oci import HELM_CONFIG, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
+from regrep.oci.manifests import HELM_CONFIG, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 MAX_CHART_BYTES = 100 << 20  # Helm refuses decompressed charts over 100 MiB too

@@ -38,7 +38,7 @@ import yaml
 
 from regrep.hooks.base import RegistryEndpoint, RegistryHook
 from regrep.hooks.helm_oci import MAX_CHART_BYTES, ChartArtifact, chart_artifact, load_yaml, oci_tag
-from regrep.oci import Descriptor, Manifest, is_digest, sha256_digest
+from regrep.oci.manifests import Descriptor, Manifest, is_digest, sha256_digest
 from regrep.registry import BlobStream, RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import (

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from regrep import filters
 from regrep.hooks.api import VendorAPI, basic_authorization
 from regrep.hooks.base import RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound, Operation
+from regrep.rules import patterns
 
 CATALOG_SCOPE = "registry:catalog:*"  # the token scope a catalog read needs
 
@@ -54,7 +54,7 @@ class JfrogClient(RegistryClient):
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
     ) -> Iterator[str]:
         """``<key>/<image>`` for every image in the catalog of each repository key."""
-        keys = filters.fixed_namespaces(name_pattern) or self._keys or self._docker_keys()
+        keys = patterns.fixed_namespaces(name_pattern) or self._keys or self._docker_keys()
         for key in keys:
             path = f"/artifactory/api/docker/{key}/v2/_catalog"
             op = Operation("GET", path, "list", None, f"the catalog of repository {key}")

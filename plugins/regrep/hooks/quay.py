@@ -20,12 +20,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from airflow.sdk.log import mask_secret
 
-from regrep import filters
 from regrep.hooks.api import VendorAPI, bearer_authorization
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
+from regrep.rules import patterns
 
 
 def _next_page(response: requests.Response, body: Any, url: str) -> str | None:
@@ -66,7 +66,7 @@ class QuayClient(RegistryClient):
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
     ) -> Iterator[str]:
         """The repositories of the namespaces the name filter names, else the configured ones."""
-        namespaces = filters.fixed_namespaces(name_pattern) or self._namespaces
+        namespaces = patterns.fixed_namespaces(name_pattern) or self._namespaces
         if not namespaces:
             raise ConnectionConfigError(
                 f"connection {self.name!r}: Quay lists repositories one namespace at a time: "

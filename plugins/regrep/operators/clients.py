@@ -7,9 +7,9 @@ from contextlib import ExitStack, contextmanager
 
 from regrep.cancellation import Cancellation
 from regrep.hooks import registry_hook
-from regrep.modes import check_destination
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
+from regrep.rules.modes import check_destination
 
 
 @contextmanager
@@ -18,7 +18,7 @@ def rule_clients(
 ) -> Iterator[tuple[RegistryClient, RegistryClient]]:
     """Yield ``(source, destination)`` clients for ``rule`` and close them afterwards.
 
-    A destination that can never receive content is refused first (:mod:`regrep.modes`).
+    A destination that can never receive content is refused first (:mod:`regrep.rules.modes`).
     With ``stop`` (the task's), the clients wait out their retries on it, so a stopped task
     does not sit out a ``Retry-After``.
     """

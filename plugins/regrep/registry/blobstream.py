@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import requests
 import urllib3
 
-from regrep.oci import digest_hasher
+from regrep.oci.manifests import digest_hasher
 from regrep.registry.errors import ConnectionFailed, DigestMismatch
 from regrep.registry.inflight import shut_down
 

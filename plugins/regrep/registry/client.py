@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from regrep.oci import (
+from regrep.oci.manifests import (
     MANIFEST_ACCEPT,
     MANIFEST_SIZE_GUARANTEED,
     MANIFEST_TYPES,

@@ -20,22 +20,24 @@ from regrep.rules.loading import (
 )
 from regrep.rules.model import (
     FLATTEN_ALL,
-    EventBasedTrigger,
     Filters,
     LabelFilter,
-    ManualTrigger,
     Mode,
     NameFilter,
     PlatformFilter,
     ResourceType,
     Rule,
-    ScheduledTrigger,
     TagFilter,
-    Trigger,
-    normalise_cron,
     replace_namespace,
 )
 from regrep.rules.problems import RuleError
+from regrep.rules.triggers import (
+    EventBasedTrigger,
+    ManualTrigger,
+    ScheduledTrigger,
+    Trigger,
+    normalise_cron,
+)
 
 __all__ = [
     "FLATTEN_ALL",

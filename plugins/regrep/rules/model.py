@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from croniter import CroniterError, croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from regrep import filters, tuning
-from regrep.oci import Platform, validate_repository
-from regrep.platforms import PlatformResult, parse_platform
+from regrep import tuning
+from regrep.oci.manifests import Platform, validate_repository
+from regrep.oci.platform_filter import PlatformResult, parse_platform
+from regrep.rules import patterns
+from regrep.rules.strict_model import StrictModel
+from regrep.rules.triggers import ManualTrigger, Trigger
 
 ResourceType = Literal["image", "chart", "artifact"]
 """Harbor's resource filter: container images, Helm charts, or any other OCI artifact."""
@@ -33,12 +35,6 @@ _NAME_MAX = 200  # "replicate_" + name must fit Airflow's 250-character dag_id
 _CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
-class _Model(BaseModel):
-    """Base of every rule model: unknown fields are errors and rules are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _checked_connection_id(value: str) -> str:
     if _CONN_ID_RE.fullmatch(value) is None:
         raise ValueError(
@@ -48,21 +44,21 @@ def _checked_connection_id(value: str) -> str:
 
 
 def _checked_pattern(value: str) -> str:
-    filters.validate_pattern(value)
+    patterns.validate_pattern(value)
     return value
 
 
-class _DecoratedPattern(_Model):
+class _DecoratedPattern(StrictModel):
     """A Harbor pattern filter: a pattern, and whether what matches is kept or excluded."""
 
     pattern: str = ""
-    decoration: filters.Decoration = "matches"
+    decoration: patterns.Decoration = "matches"
 
     _valid_pattern = field_validator("pattern")(_checked_pattern)
 
     def accepts(self, value: str) -> bool:
         """Return whether ``value`` passes the filter (an empty pattern passes everything)."""
-        return filters.accepts(self.pattern, value, self.decoration)
+        return patterns.accepts(self.pattern, value, self.decoration)
 
 
 class NameFilter(_DecoratedPattern):
@@ -91,7 +87,7 @@ class TagFilter(_DecoratedPattern):
         return self.accepts("")
 
 
-class LabelFilter(_Model):
+class LabelFilter(StrictModel):
     """Harbor's label filter: an artifact must carry every ``include`` label, and is dropped
     only when it carries every ``exclude`` label (Harbor's ``excludes`` decoration drops the
     artifacts that carry all the listed labels, keeps those that lack any of them).
@@ -124,8 +120,8 @@ class LabelFilter(_Model):
         return set(self.include) <= labels and not excluded
 
 
-class PlatformFilter(_Model):
-    """Copy only some platforms of multi-platform images (see :mod:`regrep.platforms`).
+class PlatformFilter(StrictModel):
+    """Copy only some platforms of multi-platform images (see :mod:`regrep.oci.platform_filter`).
 
     ``values`` are ``os/architecture[/variant]``; ``result`` is ``index`` (a new index of
     the chosen children, with a new digest) or ``manifest`` (the tag points at the first
@@ -148,7 +144,7 @@ class PlatformFilter(_Model):
         return [parse_platform(text) for text in self.values]
 
 
-class Filters(_Model):
+class Filters(StrictModel):
     """Harbor's resource filters, plus platforms; an absent or empty filter selects all."""
 
     name: NameFilter = Field(default_factory=NameFilter)
@@ -171,72 +167,9 @@ class Filters(_Model):
         if value is None:
             return {}
         if isinstance(value, str):
-            filters.validate_pattern(value)
+            patterns.validate_pattern(value)
             return {"pattern": value}
         return value
-
-
-class ManualTrigger(_Model):
-    """Replicate only when someone starts the DAG."""
-
-    type: Literal["manual"]
-
-
-class ScheduledTrigger(_Model):
-    """Replicate on a cron schedule (five fields, or Harbor's six with seconds ``0``)."""
-
-    type: Literal["scheduled"]
-    cron: str
-
-    @field_validator("cron")
-    @classmethod
-    def _five_field_cron(cls, value: str) -> str:
-        return normalise_cron(value)
-
-
-class EventBasedTrigger(_Model):
-    """Replicate when the source reports a push (or a deletion, see ``replicate_deletion``)."""
-
-    type: Literal["event_based"]
-
-
-Trigger = Annotated[
-    ManualTrigger | ScheduledTrigger | EventBasedTrigger, Field(discriminator="type")
-]
-
-
-SECONDS_NOT_ZERO = "the 1st field (indicating Seconds of time) of the cron setting must be 0"
-"""Harbor's reason for a six-field cron with seconds other than 0 (``utils.ValidateCronString``)."""
-
-EVERY_MINUTE = "* is not allowed for the Minutes field of the cron setting of replication policy"
-"""Harbor's reason for a cron whose minute field is ``*`` (replication ``Policy.Validate``)."""
-
-
-def normalise_cron(expression: str) -> str:
-    """Return ``expression`` as a five-field cron, or raise ``ValueError`` saying why not.
-
-    Harbor stores six-field crons whose first field is seconds and must be 0; Airflow
-    schedules by the minute, so that field is dropped. Five fields are accepted as well.
-    Either way a minute field of ``*`` (every minute) is refused, as Harbor refuses it.
-    """
-    fields = expression.split()
-    if len(fields) == 6:
-        if fields[0] != "0":
-            raise ValueError(f'cron "{expression}": {SECONDS_NOT_ZERO}')
-        fields = fields[1:]
-    if len(fields) != 5:
-        raise ValueError(
-            f'cron "{expression}": expected five fields "minute hour day-of-month month '
-            'day-of-week", e.g. "0 2 * * *", or Harbor\'s six with seconds 0 first'
-        )
-    if fields[0] == "*":
-        raise ValueError(f'cron "{expression}": {EVERY_MINUTE} (it would replicate every minute)')
-    normalised = " ".join(fields)
-    try:
-        croniter(normalised)
-    except CroniterError as exc:
-        raise ValueError(f'cron "{expression}": {exc}') from None
-    return normalised
 
 
 def replace_namespace(repository: str, namespace: str | None, replace_count: int) -> str:
@@ -263,7 +196,7 @@ def replace_namespace(repository: str, namespace: str | None, replace_count: int
     return "/".join([namespace, *parents[replace_count:], name])
 
 
-class Rule(_Model):
+class Rule(StrictModel):
     """One replication rule; the DAG factory turns each into the DAG ``replicate_<name>``.
 
     ``source`` and ``destination`` are Airflow connection ids. ``destination_namespace``
@@ -276,7 +209,7 @@ class Rule(_Model):
     only exists for event-based rules. ``copy_referrers`` copies each copied manifest's
     signatures, SBOMs and attestations with it (OCI ``subject`` referrers and cosign tags).
     ``mode`` optionally says which side is your own registry (see :data:`Mode`); planning
-    then also checks that the endpoints fit it (:mod:`regrep.modes`).
+    then also checks that the endpoints fit it (:mod:`regrep.rules.modes`).
 
     Transfer settings (per copy task): ``max_concurrent_blobs`` blobs of a manifest travel
     at once; ``copy_by_chunk`` uploads each blob in chunks of ``chunk_size_mib`` MiB,
@@ -397,7 +330,7 @@ class Rule(_Model):
         rule_filters = info.data.get("filters")
         name = None if rule_filters is None else rule_filters.name
         if name is not None and name.decoration == "matches" and count > 0:
-            shallow = [d for d in filters.fixed_depths(name.pattern) if d <= count]
+            shallow = [d for d in patterns.fixed_depths(name.pattern) if d <= count]
             if shallow:
                 raise ValueError(
                     f"replacing {count} leading namespace part(s) needs repositories with at "

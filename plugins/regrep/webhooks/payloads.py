@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from regrep import oci
 from regrep.events import Action, EventError, ImageEvent
+from regrep.oci import manifests as oci
 
 DISTRIBUTION_ACTIONS: dict[str, Action] = {"push": "push", "delete": "delete"}
 HARBOR_TYPES: dict[str, Action] = {

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from regrep.oci import Descriptor, Manifest, Platform
+from regrep.oci.manifests import Descriptor, Manifest, Platform
 
 PlatformResult = Literal["index", "manifest"]
 """What a platform filter leaves under the tag (see the module docstring)."""

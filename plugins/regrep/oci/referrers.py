@@ -9,24 +9,18 @@ Three conventions are in use, and a registry may hold all three:
 - **cosign tags**: ``sha256-<hex>.sig``, ``.att`` and ``.sbom`` are ordinary tags whose
   names derive from the subject digest; the manifests they name carry no ``subject``.
 
-This module names those tags, finds a manifest's referrers at a registry and builds the
-referrers-tag index; :mod:`regrep.referrer_sync` copies them.
+This module names those tags and builds the referrers-tag index, with no I/O;
+:mod:`regrep.engine.referrer_lookup` reads them at a registry.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from regrep.oci import OCI_INDEX, Descriptor, Manifest
-from regrep.registry import RegistryClient
-from regrep.registry.errors import NotFound
-
-log = logging.getLogger(__name__)
+from regrep.oci.manifests import INDEX_TYPES, OCI_INDEX, Descriptor, Manifest
 
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 """cosign's signature, attestation and SBOM tags: ``sha256-<hex>.sig`` and so on."""
@@ -92,87 +86,6 @@ def referrer_descriptor(manifest: Manifest) -> Descriptor:
     )
 
 
-@dataclass(frozen=True)
-class Referrers:
-    """What refers to one manifest (its ``subject``) in one repository.
-
-    ``attached`` are the manifests whose ``subject`` it is; ``index`` is the referrers-tag
-    index they were read from when the registry has no referrers API; ``tagged`` maps each
-    cosign tag present to the manifest it names.
-    """
-
-    subject: str
-    attached: list[Descriptor] = field(default_factory=list)
-    index: Manifest | None = None
-    tagged: dict[str, Descriptor] = field(default_factory=dict)
-
-
-def find_referrers(
-    client: RegistryClient,
-    repository: str,
-    subject: str,
-    *,
-    tags: Collection[str] | None = None,
-) -> Referrers:
-    """Everything referring to ``subject`` in ``repository``.
-
-    The referrers API when the registry has it, else the referrers tag; cosign tags in
-    both cases. ``tags``, when the caller has listed the repository, spares a request for
-    each tag that is not there; only its referrer tags count (a referrers tag or cosign tag
-    absent from it is taken to be absent at the registry), so it may be just those.
-    """
-    attached = client.list_referrers(repository, subject)
-    index = None
-    if attached is None:
-        index = read_referrers_index(client, repository, subject, tags=tags)
-        if index is not None and not is_referrers_list(index, client, repository):
-            index = None
-        attached = index.children if index is not None else []
-    tagged: dict[str, Descriptor] = {}
-    for tag in cosign_tags(subject):
-        if tags is not None and tag not in tags:
-            continue
-        found = client.head_manifest(repository, tag)
-        if found is not None:
-            tagged[tag] = found
-    return Referrers(subject, attached, index, tagged)
-
-
-def read_referrers_index(
-    client: RegistryClient,
-    repository: str,
-    subject: str,
-    *,
-    tags: Collection[str] | None = None,
-) -> Manifest | None:
-    """What ``subject``'s referrers tag holds, None if the tag is absent.
-
-    Anything but an OCI index there is not a referrers list: see
-    :func:`is_referrers_list`; the spec has clients report it and leave it alone.
-    """
-    tag = referrers_tag(subject)
-    if tags is not None and tag not in tags:
-        return None
-    try:
-        return client.get_manifest(repository, tag)
-    except NotFound:
-        return None
-
-
-def is_referrers_list(manifest: Manifest, client: RegistryClient, repository: str) -> bool:
-    """Whether a referrers tag's manifest is an OCI index; logs a warning if it is not."""
-    if manifest.media_type == OCI_INDEX:
-        return True
-    log.warning(
-        "%s@%s on %s is a %s, not an OCI index: not a referrers list, left alone",
-        repository,
-        manifest.digest,
-        client.name,
-        manifest.media_type,
-    )
-    return False
-
-
 def merged_index(current: Manifest | None, additions: Sequence[Descriptor]) -> Manifest | None:
     """The referrers-tag index with ``additions`` appended; None if it lists them already.
 
@@ -193,3 +106,29 @@ def merged_index(current: Manifest | None, additions: Sequence[Descriptor]) -> M
         return None
     data["manifests"] = [*data["manifests"], *new]
     return Manifest.parse(json.dumps(data, separators=(",", ":")).encode(), OCI_INDEX)
+
+
+def _subjects_of(manifest: Manifest, fetch: Callable[[str], Manifest]) -> list[str]:
+    """``manifest``'s digest and those of every manifest it contains, depth first.
+
+    Each is a subject whose referrers travel with it; ``fetch`` reads nested indexes.
+    """
+    digests = [manifest.digest]
+    for child in manifest.children:
+        if child.media_type in INDEX_TYPES:
+            digests += _subjects_of(fetch(child.digest), fetch)
+        else:
+            digests.append(child.digest)
+    return digests
+
+
+def subjects_for(original: str, manifest: Manifest, fetch: Callable[[str], Manifest]) -> list[str]:
+    """The subjects whose referrers travel with ``manifest``, copied for tag ``original``.
+
+    A platform-filtered index (another digest than ``original``) is new content: what
+    refers to the source index signs other bytes, so only its children's referrers apply.
+    """
+    subjects = _subjects_of(manifest, fetch)
+    if manifest.is_index and manifest.digest != original:
+        subjects.remove(manifest.digest)
+    return subjects
