@@ -3,7 +3,7 @@
 Run by the benchmarks in a process of its own, so that the parent times it like the
 ``skopeo`` process and reads its peak RSS alone (``os.wait4``). It does what a run's tasks
 do, minus Airflow: the plan lists the source repositories and tags and copies the blobs
-several images share once (:func:`~regrep.seeding.seed_shared_blobs`); then each tag is
+several images share once (:func:`~regrep.engine.seeding.seed_shared_blobs`); then each tag is
 copied with :func:`copy_resource`, ``workers`` at once (Airflow's parallel mapped copy
 tasks), each copy with a :class:`Transfer` of its own, as each task has (no ledger shared
 between copies), told where the shared blobs are and given the ``mount_from`` the plan
@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from regrep.bandwidth import Bandwidth
-from regrep.blobcopy import Transfer
+from regrep.engine.bandwidth import Bandwidth
+from regrep.engine.resource_copy import CopyResult, copy_resource
+from regrep.engine.seeding import seed_shared_blobs
+from regrep.engine.transfer import Transfer
 from regrep.registry import RegistryClient
-from regrep.seeding import seed_shared_blobs
-from regrep.transfer import CopyResult, copy_resource
 
 MOUNT_CANDIDATES = 2  # as regrep.operators.plan, which imports Airflow
 log = logging.getLogger("regrep.bench")

@@ -14,7 +14,7 @@ least :data:`MIN_BATCH`, and into at most :data:`MAX_COPY_TASKS` (fewer if
 A copy instance's keyword arguments are one resource's entry (``resource``, a
 :meth:`~regrep.planning.Resource.to_dict`, with the referrer tags its copy asks about so
 that no copy lists the source's tags again; ``mount_from``; ``seeded``, where the blobs
-it shares with other resources were put, see :mod:`regrep.seeding`) plus ``more``, how many
+it shares with other resources were put, see :mod:`regrep.engine.seeding`) plus ``more``, how many
 resources the rest of its batch holds (0 when it has one resource). The entries of that rest
 travel apart, as the plan's XCom :func:`~regrep.executions.record.batch_key` of the
 instance: every mapped instance reads the whole mapped list when it starts, so batches kept
@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from regrep.blobcopy import Transfer
-from regrep.registry import RegistryClient
-from regrep.seeding import seed_shared_blobs
+from regrep.engine.seeding import seed_shared_blobs
+from regrep.engine.transfer import Transfer
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 
 if TYPE_CHECKING:
     from regrep.planning import Plan
@@ -76,15 +76,15 @@ def copy_entries(
 def seed(
     rule: Rule,
     plan: Plan,
-    source: RegistryClient,
-    destination: RegistryClient,
+    source: SourceRegistry,
+    destination: DestinationRegistry,
     mount_from: Sequence[str],
     log: logging.Logger,
     max_tasks: int = MAX_COPY_TASKS,
     *,
     transfer: Transfer,
 ) -> list[dict[str, str]]:
-    """Copy the large blobs the plan's resources share, once (:mod:`regrep.seeding`).
+    """Copy the large blobs the plan's resources share, once (:mod:`regrep.engine.seeding`).
 
     Only for a run of one instance per resource: a batch shares its uploads in its own
     process, and reading thousands of manifests ahead would slow planning down more than

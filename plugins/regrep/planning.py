@@ -8,7 +8,7 @@ copied again, unless ``copy_referrers`` finds signatures or SBOMs the destinatio
 Artifacts without a tag are resources too, as in Harbor, whose tag filter matches them as
 the tag ``""`` (:attr:`~regrep.rules.TagFilter.selects_untagged`): they are copied by
 digest and are unchanged when the destination has that digest. Only a source that lists
-them (Harbor: :meth:`~regrep.registry.RegistryClient.untagged_digests`) or an event naming
+them (Harbor: ``untagged_digests``) or an event naming
 a digest brings them; a plain registry cannot list manifests without tags.
 
 A repository the rule's namespace flattening cannot apply to (fewer namespace parts than
@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from regrep.engine.referrer_copy import ReferrerCopier
 from regrep.oci import manifests as oci
 from regrep.oci.manifests import Manifest, is_digest
 from regrep.oci.platform_filter import select_platforms
@@ -46,9 +47,8 @@ from regrep.oci.referrers import (
     referrers_tag,
     subjects_for,
 )
-from regrep.referrer_sync import ReferrerSync
-from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.rules import ResourceType, Rule
 
 log = logging.getLogger(__name__)
@@ -199,8 +199,8 @@ def resource_type(manifest: Manifest) -> ResourceType:
 
 def plan_replication(
     rule: Rule,
-    source: RegistryClient,
-    destination: RegistryClient,
+    source: SourceRegistry,
+    destination: DestinationRegistry,
     only: Mapping[str, Collection[str] | None] | None = None,
 ) -> Plan:
     """List what ``rule`` selects at ``source`` and compare it with ``destination``.
@@ -331,7 +331,9 @@ class _Inspector:
     which tells the referrer survey which referrers tags and cosign tags exist.
     """
 
-    def __init__(self, rule: Rule, source: RegistryClient, destination: RegistryClient) -> None:
+    def __init__(
+        self, rule: Rule, source: SourceRegistry, destination: DestinationRegistry
+    ) -> None:
         self.rule, self.source, self.destination = rule, source, destination
         self.tags: dict[str, set[str]] = {}
         # Resources whose copy will be skipped: the destination tag holds another digest and
@@ -433,7 +435,7 @@ class _Inspector:
             if manifest is None
             else subjects_for(resource.digest, manifest, fetch)
         )
-        sync = ReferrerSync(
+        sync = ReferrerCopier(
             self.source,
             self.destination,
             repository,

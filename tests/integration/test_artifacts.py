@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.oci.manifests import HELM_CHART, HELM_CONFIG
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import ManifestInvalid
 from regrep.rules import Rule
-from regrep.transfer import copy_resource
 from tests.support.artifacts import attach, push_artifact, push_chart
 from tests.support.blobs import blob_digest
 from tests.support.images import (

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from regrep.blobcopy import Transfer
+from regrep.engine.resource_copy import copy_resource
+from regrep.engine.seeding import seed_shared_blobs
+from regrep.engine.transfer import Transfer
 from regrep.planning import Resource
 from regrep.registry import RegistryClient
-from regrep.seeding import seed_shared_blobs
-from regrep.transfer import copy_resource
 from tests.support.blobs import blob_digest, generated, make_blob
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry
@@ -114,6 +114,29 @@ def test_a_chunk_the_registry_half_kept_restarts_the_blob(
     assert manifest_digest(registry_pair.destination, "app", "1") == image.digest
     posts = cutter.requests("POST", "/blobs/uploads/")
     assert len(posts) == len(image.blobs) + 1  # one more session for the restarted layer
+
+
+def test_a_resumed_chunk_the_registry_refuses_as_invalid_restarts_the_blob(
+    registry_pair: RegistryPair, cutter: UploadCutter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The race a real proxy can cause: half of the second chunk reaches the registry only
+    after it told the client (asked where the upload stands) that it holds the first chunk.
+    The chunk resumed from there meets a session distribution no longer takes
+    (BLOB_UPLOAD_INVALID): the blob restarts in a new session instead of failing the copy."""
+    caplog.set_level(logging.WARNING, logger="regrep")
+    src = registry_pair.source
+    image = push_image(src, "app", "1", layer_sizes=(3 * MIB,))
+    cutter.cut("PATCH", "/v2/app/blobs/uploads/", range_start=MIB, forward=MIB // 2, late=True)
+    transfer = Transfer(chunk_size=MIB, max_concurrent_blobs=1)
+    source, destination = _client(src, "src"), _client(cutter.registry, "dst")
+
+    copy_resource(source, destination, "app", "1", "app", transfer=transfer)
+    assert manifest_digest(registry_pair.destination, "app", "1") == image.digest
+    resumed = [s for s in cutter.requests("PATCH", "/blobs/uploads/") if s.status == 404]
+    assert resumed, "the resumed chunk was not refused: the race was not provoked"
+    posts = cutter.requests("POST", "/blobs/uploads/")
+    assert len(posts) == len(image.blobs) + 1  # one more session for the restarted layer
+    assert any("BLOB_UPLOAD_INVALID" in r.getMessage() for r in caplog.records)
 
 
 def test_concurrent_copies_sharing_a_ledger_upload_a_shared_blob_once(

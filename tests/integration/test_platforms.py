@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import PlatformFilter, Rule
-from regrep.transfer import copy_resource
 from tests.support.artifacts import attach, push_artifact
 from tests.support.images import (
     DOCKER_MANIFEST,

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import requests
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.planning import Resource, plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
-from regrep.transfer import copy_resource
 from tests.support.artifacts import attach, push_cosign, referrers_tag
 from tests.support.images import (
     OCI_INDEX,

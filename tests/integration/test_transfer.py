@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.oci.manifests import DOCKER_FOREIGN_LAYER, Manifest
 from regrep.registry import RegistryClient
 from regrep.registry.errors import DigestMismatch
-from regrep.transfer import copy_resource
 from tests.support.blobs import blob_digest, make_blob
 from tests.support.images import (
     DOCKER_MANIFEST,
@@ -66,7 +66,7 @@ def test_copy_image_between_registries(
     assert (result.source, result.destination) == ("src/team/app:1.0", "dst/mirror/app:1.0")
     assert result.to_dict()["status"] == "copied"
 
-    messages = [r.getMessage() for r in caplog.records if r.name == "regrep.transfer"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "regrep.engine.resource_copy"]
     per_blob = [m for m in messages if m.startswith("copied blob")]
     assert len(per_blob) == 3 and all("MiB/s" in m for m in per_blob)
     assert any("3.0 MiB" in m for m in per_blob)
@@ -242,7 +242,7 @@ def test_one_gib_layer_copies_in_constant_memory(registry_pair: RegistryPair) ->
     script = (
         "import sys\n"
         "from regrep.registry import RegistryClient\n"
-        "from regrep.transfer import copy_resource\n"
+        "from regrep.engine.resource_copy import copy_resource\n"
         "r = copy_resource(RegistryClient(sys.argv[1]), RegistryClient(sys.argv[2]),"
         " 'big', '1', 'big')\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec,

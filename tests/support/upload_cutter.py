@@ -8,7 +8,10 @@ connection closed unanswered, as a crashed load balancer or a broken network wou
 forwarding ``forward`` bytes of its body to the registry: None forwards nothing (the
 registry never hears of the request), a number sends the headers and that much of the body,
 ends the body short and waits for the registry's answer (distribution: 499, "client
-disconnected") before hanging up on the client. Bodies are held in memory: test blobs are small.
+disconnected") before hanging up on the client. With ``late``, that part reaches the registry
+only once it has answered the client's next request, before the client hears that answer: a
+proxy flushing late, so the client's upload status query still leaves the part out. Bodies
+are held in memory: test blobs are small.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import http.client
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +52,7 @@ class _Cut:
     range_start: int | None
     forward: int | None
     times: int
+    late: bool = False
 
     def matches(self, method: str, path: str, content_range: str | None) -> bool:
         start = (content_range or "").partition("-")[0]
@@ -66,6 +71,7 @@ class UploadCutter:
         self.upstream = upstream
         self.seen: list[Seen] = []
         self._cuts: list[_Cut] = []
+        self._late: list[Callable[[], None]] = []  # parts to forward after the next answer
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -83,11 +89,12 @@ class UploadCutter:
         range_start: int | None = None,
         forward: int | None = None,
         times: int = 1,
+        late: bool = False,
     ) -> None:
         """Cut the next ``times`` requests matching ``method``, the ``path`` regex and, if
-        given, a ``Content-Range`` starting at ``range_start``."""
+        given, a ``Content-Range`` starting at ``range_start`` (``late``: see the module)."""
         with self._lock:
-            self._cuts.append(_Cut(method, re.compile(path), range_start, forward, times))
+            self._cuts.append(_Cut(method, re.compile(path), range_start, forward, times, late))
 
     def requests(self, method: str, path: str = "") -> list[Seen]:
         """The requests seen so far with ``method`` whose path matches ``path``."""
@@ -111,6 +118,17 @@ class UploadCutter:
     def _record(self, seen: Seen) -> None:
         with self._lock:
             self.seen.append(seen)
+
+    def _hold(self, forward: Callable[[], None]) -> None:
+        with self._lock:
+            self._late.append(forward)
+
+    def _flush(self) -> None:
+        """Forward the parts held back (see ``late``)."""
+        with self._lock:
+            held, self._late = self._late, []
+        for forward in held:
+            forward()
 
 
 @contextmanager
@@ -140,7 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
         if cut is None:
             self._forward(path, body)
             return
-        if cut.forward is not None:
+        if cut.forward is not None and cut.late:
+            self.cutter._hold(partial(self._forward_part, body[: cut.forward], len(body)))
+        elif cut.forward is not None:
             self._forward_part(body[: cut.forward], len(body))
         self._record(path, None)
         self.close_connection = True
@@ -187,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             connection.request(self.command, self.path, body=body or None, headers=headers)
             response = connection.getresponse()
             answer = response.read()
+            self.cutter._flush()
             self._record(path, response.status)
             self.send_response(response.status)
             for key, value in response.getheaders():
@@ -211,11 +232,12 @@ class _Handler(BaseHTTPRequestHandler):
         and the client resumed into a session the part invalidated right after.
         """
         connection = http.client.HTTPConnection(self.cutter.upstream.host, timeout=60)
+        headers = self._upstream_headers(announced)
         try:
             connection.putrequest(
                 self.command, self.path, skip_host=True, skip_accept_encoding=True
             )
-            for key, value in self._upstream_headers(announced).items():
+            for key, value in headers.items():
                 connection.putheader(key, value)
             connection.endheaders()
             connection.send(part)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from regrep.bandwidth import KIB, Bandwidth
+from regrep.engine.bandwidth import KIB, Bandwidth
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from regrep.ledger import BlobLedger
+from regrep.engine.ledger import BlobLedger
 
 
 def test_the_first_asker_uploads_and_the_others_learn_where() -> None:

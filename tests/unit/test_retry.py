@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from regrep.cancellation import Cancellation, CopyStopped
+from regrep.registry.cancellation import Cancellation, CopyStopped
 from regrep.registry.errors import (
     ConnectionFailed,
     DigestMismatch,
@@ -136,6 +136,6 @@ def test_a_stop_during_a_restart_pause_ends_it_at_once() -> None:
 
     threading.Timer(0.2, stop.cancel, args=("the task was terminated",)).start()
     with pytest.raises(CopyStopped, match="the task was terminated"):
-        restart_interrupted(cut, what="x", log=log, policy=policy, pause=stop.wait)
+        restart_interrupted(cut, what="x", log=log, policy=policy, stop=stop)
     assert len(attempts) == 1  # not restarted once stopped
     assert time.monotonic() - attempts[0] < 5

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from regrep.blobcopy import Transfer
+from regrep.engine.transfer import Transfer
 from regrep.rules import Rule
 
 MINIMAL: dict[str, Any] = {"name": "m", "source": "src", "destination": "dst"}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from regrep.oci.manifests import OCI_INDEX, Descriptor, Manifest
 from regrep.oci.referrers import cosign_tags, referrers_tag
-from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
+from regrep.registry.protocols import SourceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Referrers:
 
 
 def find_referrers(
-    client: RegistryClient,
+    client: SourceRegistry,
     repository: str,
     subject: str,
     *,
@@ -66,7 +66,7 @@ def find_referrers(
 
 
 def read_referrers_index(
-    client: RegistryClient,
+    client: SourceRegistry,
     repository: str,
     subject: str,
     *,
@@ -86,7 +86,7 @@ def read_referrers_index(
         return None
 
 
-def is_referrers_list(manifest: Manifest, client: RegistryClient, repository: str) -> bool:
+def is_referrers_list(manifest: Manifest, client: SourceRegistry, repository: str) -> bool:
     """Whether a referrers tag's manifest is an OCI index; logs a warning if it is not."""
     if manifest.media_type == OCI_INDEX:
         return True

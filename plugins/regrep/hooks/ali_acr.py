@@ -34,6 +34,7 @@ from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint
 from regrep.hooks.cloud import EnsuredOnce, KeyPairClient, KeyPairHook, temporary_login
 from regrep.hooks.signing import sign_aliyun_roa
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import (
@@ -217,7 +218,9 @@ class AliAcrHook(KeyPairHook):
     def default_api_url(self, region: str) -> str:
         return f"https://cr.{region}.aliyuncs.com"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         host = urlsplit(endpoint.url).hostname or ""
         if _ENTERPRISE_HOST.fullmatch(host):
             raise ConnectionConfigError(
@@ -225,4 +228,4 @@ class AliAcrHook(KeyPairHook):
                 "which this connection type does not support; use a Docker Registry "
                 "connection with the instance's fixed password"
             )
-        return super().make_client(endpoint)
+        return super().make_client(endpoint, stop)

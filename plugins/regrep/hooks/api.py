@@ -17,7 +17,6 @@ followed, so a listing cannot steer a credential to another host.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
@@ -43,13 +42,6 @@ ErrorReader = Callable[[requests.Response, Operation], RegistryError]
 
 NextPage = Callable[[requests.Response, Any, str], str | None]
 """Where the next page is: ``(response, decoded body, this page's URL) -> URL or None``."""
-
-
-def basic_authorization(username: str | None, password: str | None) -> str | None:
-    """The HTTP basic ``Authorization`` value of an account; None when anonymous."""
-    if not username:
-        return None
-    return "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
 
 
 def bearer_authorization(token: str | None) -> str | None:

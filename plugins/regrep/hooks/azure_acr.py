@@ -35,8 +35,10 @@ from regrep.hooks.base import RegistryEndpoint, RegistryHook
 from regrep.hooks.cloud import temporary_login
 from regrep.hooks.vendor_errors import ApiError, CodedErrors, json_error
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import Forbidden, RegistryError, Unauthorized
+from regrep.registry.protocols import SourceRegistry
 
 # The user name ACR pairs with a refresh token ("az acr login --expose-token").
 REFRESH_TOKEN_USER = "00000000-0000-0000-0000-000000000000"
@@ -85,9 +87,15 @@ class AcrEntraClient(RegistryClient):
         verify: bool = True,
         ca_bundle: str | None = None,
         name: str | None = None,
+        stop: Cancellation | None = None,
     ) -> None:
         super().__init__(
-            url, verify=verify, ca_bundle=ca_bundle, name=name, credentials=self._refresh_token
+            url,
+            verify=verify,
+            ca_bundle=ca_bundle,
+            name=name,
+            credentials=self._refresh_token,
+            stop=stop,
         )
         self._client_id = client_id
         self._client_secret = client_secret
@@ -168,10 +176,12 @@ class AzureAcrHook(RegistryHook):
     conn_type = "regrep_azure_acr"
     hook_name = "Azure Container Registry (regrep)"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> SourceRegistry:
         tenant_id = str(endpoint.extra.get("tenant_id") or "")
         if not tenant_id or not endpoint.username or not endpoint.password:
-            return super().make_client(endpoint)  # admin, token or basic service principal
+            return super().make_client(endpoint, stop)  # admin, token or basic service principal
         return AcrEntraClient(
             endpoint.url,
             client_id=endpoint.username,
@@ -181,4 +191,5 @@ class AzureAcrHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )

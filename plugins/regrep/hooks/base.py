@@ -24,7 +24,9 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.errors import RegistryError
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 
 
 class ConnectionConfigError(ValueError):
@@ -150,12 +152,33 @@ class RegistryHook(BaseHook):
         """
         return None
 
-    def get_client(self) -> RegistryClient:
-        """Return a client for this endpoint; its ``name`` (used in messages) is the conn id."""
-        return self.make_client(self.get_endpoint())
+    def get_client(self, stop: Cancellation | None = None) -> SourceRegistry:
+        """Return a client for this endpoint; its ``name`` (used in messages) is the conn id.
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
-        """Build the client; a provider whose credentials need exchanging overrides this."""
+        ``stop`` is the task's: every wait and transfer of the client ends on it.
+        """
+        return self.make_client(self.get_endpoint(), stop)
+
+    def get_destination(self, stop: Cancellation | None = None) -> DestinationRegistry:
+        """A client for this endpoint as a destination: one that can take pushes.
+
+        :func:`~regrep.rules.modes.check_destination` refuses an endpoint that cannot, with
+        the rule's words, before this is called; this is the type's own guard.
+        """
+        client = self.get_client(stop)
+        if isinstance(client, DestinationRegistry):
+            return client
+        client.close()
+        endpoint = self.get_endpoint()
+        raise ConnectionConfigError(
+            f"connection {endpoint.name!r} cannot be a replication destination: "
+            f"{self.cannot_push(endpoint) or 'its endpoint takes no pushes'}"
+        )
+
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> SourceRegistry:
+        """Build the client; a provider with its own API or credentials overrides this."""
         return self.client_class(
             endpoint.url,
             username=endpoint.username,
@@ -163,9 +186,10 @@ class RegistryHook(BaseHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )
 
-    def get_conn(self) -> RegistryClient:
+    def get_conn(self) -> SourceRegistry:
         """Airflow's generic accessor; the same as :meth:`get_client`."""
         return self.get_client()
 

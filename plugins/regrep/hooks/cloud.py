@@ -24,6 +24,7 @@ from regrep.hooks.api import VendorAPI
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook
 from regrep.hooks.vendor_errors import CodedErrors, json_error
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import RegistryError
 
@@ -76,9 +77,15 @@ class KeyPairClient(RegistryClient, ABC):
         verify: bool = True,
         ca_bundle: str | None = None,
         name: str | None = None,
+        stop: Cancellation | None = None,
     ) -> None:
         super().__init__(
-            url, verify=verify, ca_bundle=ca_bundle, name=name, credentials=self._temporary_login
+            url,
+            verify=verify,
+            ca_bundle=ca_bundle,
+            name=name,
+            credentials=self._temporary_login,
+            stop=stop,
         )
         self._access_key = access_key
         self._secret_key = secret_key
@@ -128,7 +135,9 @@ class KeyPairHook(RegistryHook, ABC):
         """Options of the client read from the Registry URL's host (ECR's account)."""
         return {}
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         if not endpoint.username or not endpoint.password:
             raise ConnectionConfigError(f"connection {endpoint.name!r}: {self.needs}")
         match = self.registry_host.fullmatch(urlsplit(endpoint.url).hostname or "")
@@ -148,5 +157,6 @@ class KeyPairHook(RegistryHook, ABC):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
             **self.client_options(match),
         )

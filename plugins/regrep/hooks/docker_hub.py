@@ -33,6 +33,7 @@ from airflow.sdk.log import mask_secret
 from regrep.hooks.api import VendorAPI, body_next
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
 from regrep.rules import patterns
@@ -178,7 +179,9 @@ class DockerHubHook(RegistryHook):
             return REGISTRY_URL
         return super().endpoint_url(host, schema, port)
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         extra = endpoint.extra
         return DockerHubClient(
             endpoint.url,
@@ -189,6 +192,7 @@ class DockerHubHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )
 
     def cannot_push(self, endpoint: RegistryEndpoint) -> str | None:

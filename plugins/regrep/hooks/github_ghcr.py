@@ -19,6 +19,7 @@ from typing import Any
 from regrep.hooks.api import VendorAPI, bearer_authorization
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
 from regrep.rules import patterns
@@ -86,7 +87,9 @@ class GithubGhcrHook(RegistryHook):
     conn_type = "regrep_github_ghcr"
     hook_name = "GitHub Container Registry (regrep)"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         return GithubGhcrClient(
             endpoint.url,
             api_url=str(endpoint.extra.get("api_url") or GITHUB_API_URL),
@@ -96,4 +99,5 @@ class GithubGhcrHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )

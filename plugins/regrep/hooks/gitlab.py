@@ -23,6 +23,7 @@ from regrep.hooks.api import VendorAPI, bearer_authorization
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
 from regrep.registry.auth import parse_challenges
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
 
@@ -125,7 +126,9 @@ class GitlabHook(RegistryHook):
     conn_type = "regrep_gitlab"
     hook_name = "GitLab Container Registry (regrep)"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         return GitlabClient(
             endpoint.url,
             api_url=str(endpoint.extra.get("api_url") or "") or None,
@@ -135,4 +138,5 @@ class GitlabHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )

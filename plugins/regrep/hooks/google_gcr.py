@@ -32,6 +32,7 @@ from airflow.sdk.log import mask_secret
 
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import Forbidden, NotFound, Operation, RegistryError, Unauthorized
 
@@ -50,9 +51,16 @@ class GcrClient(RegistryClient):
         verify: bool = True,
         ca_bundle: str | None = None,
         name: str | None = None,
+        stop: Cancellation | None = None,
     ) -> None:
         super().__init__(
-            url, username=JSON_KEY_USER, password=key, verify=verify, ca_bundle=ca_bundle, name=name
+            url,
+            username=JSON_KEY_USER,
+            password=key,
+            verify=verify,
+            ca_bundle=ca_bundle,
+            name=name,
+            stop=stop,
         )
         self.project = project
         # Artifact Registry hosts are <location>-docker.pkg.dev.
@@ -112,7 +120,7 @@ class GcrClient(RegistryClient):
         """GCR's tag listing of ``path`` (tags, ``child`` paths); empty when absent."""
         op = Operation("GET", f"/v2/{path}/tags/list", "pull", path, f"repository {path}")
         try:
-            with self._request(op, self._pull(path)) as response:
+            with self._exchange.send(op, self._pull(path)) as response:
                 body: Any = response.json()
         except NotFound:
             return {}
@@ -173,7 +181,9 @@ class GoogleGcrHook(RegistryHook):
             )
         return replace(endpoint, username=JSON_KEY_USER, password=key)
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         key = read_key(endpoint.name, endpoint.password or "")
         project = str(endpoint.extra.get("project_id") or key.get("project_id") or "")
         if not project:
@@ -188,4 +198,5 @@ class GoogleGcrHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from regrep.hooks.api import VendorAPI, basic_authorization
+from regrep.hooks.api import VendorAPI
 from regrep.hooks.base import ConnectionConfigError, RegistryHook
 from regrep.oci.manifests import Descriptor
 from regrep.registry import RegistryClient
 from regrep.registry.client import DEFAULT_PAGE_SIZE
+from regrep.registry.credentials import basic_authorization
 from regrep.registry.errors import Forbidden, NotFound, Unauthorized
 from regrep.rules import patterns
 

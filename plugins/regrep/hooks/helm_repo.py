@@ -4,8 +4,9 @@ A chart repository is no registry: it is an ``index.yaml`` (Helm's "The Chart Re
 Guide": ``apiVersion: v1``, ``entries: {name: [{name, version, urls, digest, created,
 ...}]}``) served next to the packaged ``.tgz`` charts by any web server. Harbor's "Helm
 Hub" adapter pulled from such repositories; here :class:`HelmRepoClient` presents one
-through the :class:`~regrep.registry.RegistryClient` read operations the planner and the
-copy engine use, so charts replicate into an OCI registry with no change to either:
+through the read operations of a replication source
+(:class:`~regrep.registry.protocols.SourceRegistry`), so charts replicate into an OCI
+registry with no change to planning or the copy engine:
 
 - repositories are chart names, tags are versions as Helm tags them (``+`` becomes ``_``);
 - the manifest of ``name:tag`` is the OCI artifact ``helm push`` makes of that chart
@@ -14,11 +15,10 @@ copy engine use, so charts replicate into an OCI registry with no change to eith
 - its blobs are the archive, streamed from its URL and verified as it streams, and the
   config made from its ``Chart.yaml``.
 
-That subclass is the whole seam. It has none of a registry's write operations: the hook
-refuses a chart repository as a destination before planning, and ``ensure_namespace``
-says so should a caller try anyway. Basic credentials (Helm's ``--username``) are offered
-when the server asks for them, on the repository's own origin only, as Helm does without
-``--pass-credentials``.
+It has none of a registry's write operations, so it cannot be handed to a push: the hook
+refuses a chart repository as a destination before planning. Basic credentials (Helm's
+``--username``) are offered when the server asks for them, on the repository's own origin
+only, as Helm does without ``--pass-credentials``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ import yaml
 from regrep.hooks.base import RegistryEndpoint, RegistryHook
 from regrep.hooks.helm_oci import MAX_CHART_BYTES, ChartArtifact, chart_artifact, load_yaml, oci_tag
 from regrep.oci.manifests import Descriptor, Manifest, is_digest, sha256_digest
-from regrep.registry import BlobStream, RegistryClient
+from regrep.registry import BlobStream
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import (
     DigestMismatch,
@@ -48,6 +49,9 @@ from regrep.registry.errors import (
     Operation,
     RegistryError,
 )
+from regrep.registry.exchange import Exchange
+from regrep.registry.protocols import SourceRegistry
+from regrep.registry.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +79,43 @@ class _Chart:
     artifact: ChartArtifact
 
 
-class HelmRepoClient(RegistryClient):
-    """A classic chart repository at ``url`` (the directory holding ``index.yaml``)."""
+class HelmRepoClient:
+    """A classic chart repository at ``url`` (the directory holding ``index.yaml``).
+
+    ``options`` are those of :meth:`~regrep.registry.exchange.Exchange.connect`.
+    """
 
     def __init__(self, url: str, **options: Any) -> None:
-        super().__init__(url, **options)
+        self._exchange = Exchange.connect(url, **options)
+        self.url, self.name = self._exchange.url, self._exchange.name
+        self.host = urlsplit(self.url).netloc
         self._lock = threading.Lock()
         self._index: dict[str, list[ChartVersion]] | None = None
         self._charts: dict[tuple[str, str], _Chart] = {}  # (name, version) -> artifact
         self._by_digest: dict[str, _Chart] = {}  # manifest digest -> artifact
+
+    def __repr__(self) -> str:
+        return f"HelmRepoClient({self.url!r}, name={self.name!r})"
+
+    def __enter__(self) -> HelmRepoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._exchange.transport.close()
+
+    @property
+    def stop(self) -> Cancellation:
+        """The stop its downloads and waits end on."""
+        return self._exchange.transport.stop
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy of its requests."""
+        return self._exchange.transport.policy
 
     def ping(self) -> None:
         """The index can be read (with the credentials, if it needs them) and parsed."""
@@ -118,6 +150,14 @@ class HelmRepoClient(RegistryClient):
             )
         return chart.artifact.manifest
 
+    def untagged_digests(self, repository: str) -> list[str]:
+        """Every chart version has its version as a tag."""
+        return []
+
+    def artifact_labels(self, repository: str, digest: str) -> set[str] | None:
+        """A chart repository has no labels."""
+        return None
+
     def list_referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
         """Charts in a chart repository have no signatures or SBOMs attached."""
         return []
@@ -130,8 +170,12 @@ class HelmRepoClient(RegistryClient):
             op = Operation(
                 "GET", urlsplit(chart.version.url).path, "pull", repository, chart.version.label
             )
-            with self._request(op, (), url=chart.version.url, stream=True) as response:
-                yield BlobStream(response, digest=digest, repository=repository, endpoint=self.name)
+            with self._exchange.send(op, (), url=chart.version.url, stream=True) as response:
+                stream = BlobStream(
+                    response, digest=digest, repository=repository, endpoint=self.name
+                )
+                with self.stop.aborting(stream.abort):
+                    yield stream
         else:
             yield BlobStream(
                 _in_memory(chart.artifact.config),
@@ -139,15 +183,6 @@ class HelmRepoClient(RegistryClient):
                 repository=repository,
                 endpoint=self.name,
             )
-
-    def ensure_namespace(self, repository: str) -> None:
-        """A chart repository takes no pushes; the hook refuses it as a destination earlier."""
-        raise RegistryError(
-            f"endpoint {self.name} is a Helm chart repository, which regrep only reads: it "
-            f"cannot receive {repository}",
-            endpoint=self.name,
-            repository=repository,
-        )
 
     # -- the index and the charts -------------------------------------------------------
 
@@ -158,7 +193,7 @@ class HelmRepoClient(RegistryClient):
                 return self._index
         path = urlsplit(self.url).path + "/index.yaml"
         op = Operation("GET", path, "list", None, "the chart index (index.yaml)")
-        with self._request(op, (), url=f"{self.url}/index.yaml") as response:
+        with self._exchange.send(op, (), url=f"{self.url}/index.yaml") as response:
             text = response.content
         index = self._parse_index(text)
         with self._lock:
@@ -232,7 +267,7 @@ class HelmRepoClient(RegistryClient):
         """Download the archive, check it against the index, and make the artifact."""
         op = Operation("GET", urlsplit(version.url).path, "pull", version.name, version.label)
         archive = bytearray()
-        with self._request(op, (), url=version.url, stream=True) as response:
+        with self._exchange.send(op, (), url=version.url, stream=True) as response:
             for chunk in response.iter_content(1 << 20):
                 archive += chunk
                 if len(archive) > MAX_CHART_BYTES:
@@ -281,7 +316,19 @@ class HelmRepoHook(RegistryHook):
 
     conn_type = "regrep_helm_repo"
     hook_name = "Helm chart repository (regrep)"
-    client_class = HelmRepoClient
+
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> SourceRegistry:
+        return HelmRepoClient(
+            endpoint.url,
+            username=endpoint.username,
+            password=endpoint.password,
+            verify=endpoint.verify,
+            ca_bundle=endpoint.ca_bundle,
+            name=endpoint.name,
+            stop=stop,
+        )
 
     def cannot_push(self, endpoint: RegistryEndpoint) -> str | None:
         return (

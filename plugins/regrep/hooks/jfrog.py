@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from regrep.hooks.api import VendorAPI, basic_authorization
+from regrep.hooks.api import VendorAPI
 from regrep.hooks.base import RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
+from regrep.registry.credentials import basic_authorization
 from regrep.registry.errors import NotFound, Operation
 from regrep.rules import patterns
 
@@ -59,7 +61,9 @@ class JfrogClient(RegistryClient):
             path = f"/artifactory/api/docker/{key}/v2/_catalog"
             op = Operation("GET", path, "list", None, f"the catalog of repository {key}")
             try:
-                for image in self._paginate(op, (CATALOG_SCOPE,), "repositories", page_size):
+                for image in self._exchange.paginate(
+                    op, (CATALOG_SCOPE,), "repositories", page_size
+                ):
                     yield f"{key}/{image}"
             except NotFound:
                 continue  # a key the pattern names but the instance lacks
@@ -77,7 +81,9 @@ class JfrogHook(RegistryHook):
     conn_type = "regrep_jfrog"
     hook_name = "JFrog Artifactory (regrep)"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         return JfrogClient(
             endpoint.url,
             namespaces=parse_list(endpoint.name, "namespaces", endpoint.extra.get("namespaces")),
@@ -86,4 +92,5 @@ class JfrogHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )

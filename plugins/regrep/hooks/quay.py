@@ -23,6 +23,7 @@ from airflow.sdk.log import mask_secret
 from regrep.hooks.api import VendorAPI, bearer_authorization
 from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import NotFound
 from regrep.rules import patterns
@@ -93,7 +94,9 @@ class QuayHook(RegistryHook):
     conn_type = "regrep_quay"
     hook_name = "Quay (regrep)"
 
-    def make_client(self, endpoint: RegistryEndpoint) -> RegistryClient:
+    def make_client(
+        self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
+    ) -> RegistryClient:
         api_token = str(endpoint.extra.get("api_token") or "") or None
         if api_token:
             mask_secret(api_token)
@@ -106,4 +109,5 @@ class QuayHook(RegistryHook):
             verify=endpoint.verify,
             ca_bundle=endpoint.ca_bundle,
             name=endpoint.name,
+            stop=stop,
         )

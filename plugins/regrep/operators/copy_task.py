@@ -9,16 +9,17 @@ from typing import Any
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
-from regrep.blobcopy import Transfer
-from regrep.cancellation import stop_on_termination
+from regrep.engine.resource_copy import copy_resource
+from regrep.engine.transfer import Transfer
 from regrep.executions.record import BATCH_RESULTS_KEY, PLAN_TASK, batch_key
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import recorded_failure, task_outcome
 from regrep.planning import Resource
-from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.errors import RegistryError, is_transient
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.rules import Rule
-from regrep.transfer import copy_resource
+from regrep.tasks.termination import stop_on_termination
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,13 @@ def copy(
     entries = [entry, *(batch_rest(more) if more else ())]
     label = Resource.from_dict(entry["resource"]).label
     transfer = Transfer.of(rule)  # one per task: the batch's copies share its uploads
+    stop = Cancellation()
     # Airflow stops a task with SIGTERM: end the copy at once instead of being SIGKILLed.
     with (
-        stop_on_termination(transfer.stop, log, what=f"{label} (+{more} more)" if more else label),
+        stop_on_termination(stop, log, what=f"{label} (+{more} more)" if more else label),
         recorded_failure(label),
         task_outcome(),
-        rule_clients(rule, transfer.stop) as (source, destination),
+        rule_clients(rule, stop) as (source, destination),
     ):
         if not more:
             return _copy_one(rule, source, destination, entry, transfer)
@@ -67,8 +69,8 @@ def batch_rest(more: int) -> list[Mapping[str, Any]]:
 
 def _copy_one(
     rule: Rule,
-    source: RegistryClient,
-    destination: RegistryClient,
+    source: SourceRegistry,
+    destination: DestinationRegistry,
     entry: Mapping[str, Any],
     transfer: Transfer,
     source_tags: set[str] | None = None,
@@ -103,8 +105,8 @@ def _copy_one(
 
 def _copy_batch(
     rule: Rule,
-    source: RegistryClient,
-    destination: RegistryClient,
+    source: SourceRegistry,
+    destination: DestinationRegistry,
     entries: Sequence[Mapping[str, Any]],
     transfer: Transfer,
 ) -> list[dict[str, Any]]:

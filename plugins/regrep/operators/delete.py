@@ -21,8 +21,8 @@ from typing import Any
 
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import recorded_failure, task_outcome
-from regrep.registry import RegistryClient
 from regrep.registry.errors import ConnectionFailed, RateLimited, RegistryError, ServerError
+from regrep.registry.protocols import DestinationRegistry
 from regrep.rules import Rule
 from regrep.scope import Deletion
 
@@ -37,7 +37,7 @@ def delete(rule: Rule, deletions: Sequence[Mapping[str, Any]]) -> list[dict[str,
         return [apply(destination, Deletion.from_dict(item)) for item in deletions]
 
 
-def apply(destination: RegistryClient, deletion: Deletion) -> dict[str, str]:
+def apply(destination: DestinationRegistry, deletion: Deletion) -> dict[str, str]:
     """Delete one resource at the destination; log and return what happened."""
     repository = deletion.destination_repository
     reference = deletion.tag or deletion.digest

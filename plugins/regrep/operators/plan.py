@@ -16,16 +16,17 @@ from typing import Any
 from airflow.sdk import Asset, Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
-from regrep.blobcopy import Transfer
-from regrep.cancellation import stop_on_termination
+from regrep.engine.transfer import Transfer
 from regrep.events import EventError, ImageEvent, asset_name, asset_uri
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
 from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import task_outcome
 from regrep.planning import Plan, plan_replication
+from regrep.registry.cancellation import Cancellation
 from regrep.rules import Rule
 from regrep.scope import scope_of
+from regrep.tasks.termination import stop_on_termination
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,12 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
             "set enabled: true to replicate"
         )
     scope = scope_of(rule, events)
-    transfer = Transfer.of(rule)
+    transfer, stop = Transfer.of(rule), Cancellation()
     # Stopped by Airflow (SIGTERM), the plan ends at once, shared blobs in flight abandoned.
     with (
-        stop_on_termination(transfer.stop, log, what=f"the shared blobs of rule {rule.name}"),
+        stop_on_termination(stop, log, what=f"the shared blobs of rule {rule.name}"),
         task_outcome(),
-        rule_clients(rule, transfer.stop) as (source, destination),
+        rule_clients(rule, stop) as (source, destination),
     ):
         try:
             result = plan_replication(rule, source, destination, only=scope.only)

@@ -11,7 +11,6 @@ origin (see :mod:`regrep.registry.transport`); nothing here logs them.
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 import time
@@ -21,7 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from regrep.registry.credentials import CredentialSource, RenewingCredentials
+from regrep.registry.credentials import (
+    CredentialSource,
+    RenewingCredentials,
+    basic_authorization,
+)
 from regrep.registry.errors import Operation, RegistryError, error_for_status
 from regrep.registry.transport import Transport
 
@@ -174,11 +177,7 @@ class Authenticator:
         self._renewing = RenewingCredentials(credentials) if credentials else None
         self._endpoint = endpoint
         self._username = username
-        self._basic = (
-            "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
-            if username
-            else None
-        )
+        self._basic = basic_authorization(username, password)
         self._scheme: str | None = None
         self._realm = ""  # token service URL, set by the first Bearer challenge
         self._service: str | None = None

@@ -32,11 +32,19 @@ class Credentials:
     @property
     def basic(self) -> str:
         """Their ``Authorization: Basic`` value."""
-        pair = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(pair).decode()
+        return f"Basic {_base64_pair(self.username, self.password)}"
 
 
 CredentialSource = Callable[[], Credentials]
+
+
+def basic_authorization(username: str | None, password: str | None) -> str | None:
+    """The HTTP basic ``Authorization`` value of an account; None when anonymous."""
+    return f"Basic {_base64_pair(username, password or '')}" if username else None
+
+
+def _base64_pair(username: str, password: str) -> str:
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 class RenewingCredentials:

@@ -93,7 +93,13 @@ class DigestMismatch(RegistryError):
 
 
 class ConnectionFailed(RegistryError):
-    """No HTTP answer at all: unreachable, timed out, or TLS verification failed."""
+    """No HTTP answer at all: unreachable, timed out, or TLS verification failed.
+
+    ``cause`` is what broke a connection that was reached or tried (refused, reset, timed
+    out): None for a failure that another try would repeat (TLS, a redirect loop).
+    """
+
+    cause: BaseException | None = None
 
 
 class TlsFailure(ConnectionFailed):

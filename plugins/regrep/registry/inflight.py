@@ -1,13 +1,14 @@
-"""Which connection each thread's request is on, so that another thread can break it off.
+"""Which connection each thread is sending a request on, so that a stop can break it off.
 
-A stopped copy (:mod:`regrep.cancellation`) must end its blob uploads at once. An upload
-blocked *sending* (a stalled destination that stops reading, a slow link with the socket's
-buffers full) sits in ``sendall`` for a whole chunk, until the socket times out: no check
-between chunks reaches it. Shutting the socket down ends that call at once. urllib3 picks
-the connection inside its pool, so the pools made here note it for the thread sending the
-request, from the moment it is taken until the answer's headers arrive, and
-:func:`break_off` finds it by thread. A body still streaming in afterwards (a download) is
-broken off through its response instead (:meth:`~regrep.registry.blobstream.BlobStream.abort`).
+A stopped copy must end its blob uploads at once. An upload blocked *sending* (a stalled
+destination that stops reading, a slow link with the socket's buffers full) sits in
+``sendall`` for a whole chunk, until the socket times out: no check between chunks reaches
+it. Shutting the socket down ends that call at once. urllib3 picks the connection inside its
+pool, so the connections made here (urllib3's documented ``ConnectionCls`` of a pool) note
+themselves for the thread sending the request, from ``request()`` until ``getresponse()``
+has the answer's headers, and :func:`break_off` finds the connection by thread. A body still
+streaming in afterwards (a download) is broken off through its response instead
+(:meth:`~regrep.registry.blobstream.BlobStream.abort`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import suppress
 from typing import Any
 
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # thread ident -> the connection its request is being sent on. One request at a time per
@@ -45,27 +47,41 @@ def break_off(thread_id: int) -> None:
 
 
 class _Noting:
-    """Pool mixin: note the connection of each request for its thread while it is sent."""
+    """Connection mixin: noted for its thread from sending a request to its answer."""
 
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        thread_id = threading.get_ident()
-        _sending[thread_id] = conn
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _sending[threading.get_ident()] = self
         try:
-            return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+            super().request(*args, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            _sending.pop(threading.get_ident(), None)
+            raise
+
+    def getresponse(self) -> Any:
+        try:
+            return super().getresponse()  # type: ignore[misc]
         finally:
-            _sending.pop(thread_id, None)
+            _sending.pop(threading.get_ident(), None)
 
 
-class _NotingHTTPPool(_Noting, HTTPConnectionPool):
+class _NotingHTTPConnection(_Noting, HTTPConnection):
     pass
 
 
-class _NotingHTTPSPool(_Noting, HTTPSConnectionPool):
+class _NotingHTTPSConnection(_Noting, HTTPSConnection):
     pass
+
+
+class _NotingHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _NotingHTTPConnection
+
+
+class _NotingHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _NotingHTTPSConnection
 
 
 class NotingAdapter(HTTPAdapter):
-    """requests' adapter over pools that note each thread's connection (see module doc)."""
+    """requests' adapter whose pools make noting connections (see the module's docstring)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)

@@ -1,5 +1,5 @@
 """HTTP for one registry endpoint: the session, TLS settings, redirects, and the
-request-level half of the retry policy (:mod:`regrep.registry.retry` explains both layers).
+request-level use of the retry policy (:mod:`regrep.registry.retry` explains both layers).
 
 A request is retried here only when it can be replayed (an idempotent method whose body we
 still hold): on 429, 500, 502, 503, 504 and on dropped or timed-out connections, with the
@@ -7,18 +7,22 @@ policy's backoff or the server's ``Retry-After``. Never on a 429 whose
 ``RateLimit-Remaining`` says the quota is spent (Docker Hub's pull limit refills over
 hours), nor when the server asks for a longer wait than a worker should block: those go to
 Airflow's task retry. urllib3's own retries are off, so there is one policy, not two.
+
+Redirects of GET and HEAD (blob storage, CDNs) are requests' own: it drops the
+``Authorization`` header when a redirect leaves the host, port or scheme, so a token never
+leaves the registry it was issued for.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
+from regrep.registry.cancellation import Cancellation
 from regrep.registry.errors import (
     TRANSIENT_STATUSES,
     ConnectionFailed,
@@ -26,20 +30,35 @@ from regrep.registry.errors import (
     parse_retry_after,
     quota_exhausted,
 )
-from regrep.registry.inflight import NotingAdapter
-from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
+from regrep.registry.inflight import NotingAdapter, break_off
+from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_FOLLOWED = frozenset({"GET", "HEAD"})
 _MAX_REDIRECTS = 10
 
 
-def origin(url: str) -> tuple[str, str]:
-    """(scheme, host:port) of ``url``: the unit credentials are bound to."""
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+class _Transient(Exception):
+    """An answer worth asking again (429, 5xx); the last one is returned when spent."""
+
+    def __init__(self, response: requests.Response, hinted: float | None) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+        self.hinted = hinted
+
+
+def _dropped(failure: Exception) -> bool:
+    """Whether ``failure`` is a connection that broke or timed out: worth another try
+    (a TLS failure or a redirect loop fails the same way again)."""
+    return isinstance(failure, ConnectionFailed) and failure.cause is not None
+
+
+def _cause_text(failure: Exception) -> str:
+    """``TypeName: message`` of what broke the connection, for the retry's log line."""
+    cause = getattr(failure, "cause", None) or failure
+    return f"{type(cause).__name__}: {cause}"
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -56,7 +75,7 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 class Transport:
-    """A requests session bound to one endpoint's TLS settings and retry policy."""
+    """A requests session bound to one endpoint's TLS settings, retry policy and stop."""
 
     def __init__(
         self,
@@ -66,17 +85,19 @@ class Transport:
         ca_bundle: str | None = None,
         timeout: float = 60.0,
         policy: RetryPolicy = DEFAULT_POLICY,
+        stop: Cancellation | None = None,
         pool_size: int = 16,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.policy = policy
-        # How a retry waits; a stoppable task replaces it (RegistryClient.pause_retries_with).
-        self.pause: Callable[[float], None] = time.sleep
+        # Every wait of this endpoint's retries ends when the task that owns it is stopped.
+        self.stop = stop or Cancellation()
         # A CA bundle path replaces the system store; verify=False accepts any certificate.
         # Passed on every request: a session-level value loses to REQUESTS_CA_BUNDLE.
         self.verify: bool | str = ca_bundle if (verify and ca_bundle) else verify
         self.session = requests.Session()
+        self.session.max_redirects = _MAX_REDIRECTS
         adapter = NotingAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -86,6 +107,11 @@ class Transport:
     def close(self) -> None:
         """Release pooled connections."""
         self.session.close()
+
+    @staticmethod
+    def break_off(thread_id: int) -> None:
+        """Break off the request thread ``thread_id`` is sending (a stopped upload)."""
+        break_off(thread_id)
 
     def request(
         self,
@@ -100,55 +126,73 @@ class Transport:
     ) -> requests.Response:
         """Send one request, retrying transient failures if it can be replayed.
 
-        ``authorization`` is the Authorization header for ``url``'s origin only: redirects
-        to another host (blob storage, CDNs) go without it, so a token never leaves the
-        registry it was issued for. The last response is returned even when it is an error;
-        turning it into a typed error is the caller's job (it knows the repository).
+        ``authorization`` is the Authorization header for ``url``'s origin only: requests
+        drops it on a redirect to another host. The last response is returned even when it
+        is an error; turning it into a typed error is the caller's job (it knows the
+        repository).
         """
+        sent = {**(headers or {}), **({"Authorization": authorization} if authorization else {})}
         replayable = self.replays(method, data)
         path = urlsplit(url).path  # never the query: upload URLs carry state there
-        attempt = 0
-        while True:
-            try:
-                response = self._follow(method, url, headers, params, data, stream, authorization)
-            except requests.exceptions.SSLError as exc:
-                raise self._tls_error(url, exc) from exc
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                cause = _root_cause(exc)
-                delay = self.policy.delay(attempt) if replayable else None
-                if delay is None:
-                    failed = ConnectionFailed(
-                        f"cannot reach endpoint {self.endpoint} ({method} {path}): {cause}",
-                        endpoint=self.endpoint,
-                    )
-                    failed.retried = replayable
-                    raise failed from exc
-                what = f"failed ({type(cause).__name__}: {cause})"
-            else:
-                if response.status_code not in TRANSIENT_STATUSES or not replayable:
-                    return response
-                hinted = parse_retry_after(response.headers.get("Retry-After"))
-                if hinted is None and quota_exhausted(response.headers.get("RateLimit-Remaining")):
-                    return response  # the quota refills over hours: Airflow's retry_delay
-                delay = self.policy.delay(attempt, hinted)
-                if delay is None:
-                    return response
-                response.close()
-                what = f"answered {response.status_code}" + (
-                    f" (Retry-After {hinted:g} s)" if hinted is not None else ""
-                )
-            attempt += 1
-            log.warning(
-                "endpoint %s: %s %s %s; retry %d of %d in %.1f s",
-                self.endpoint,
-                method,
-                path,
-                what,
-                attempt,
-                self.policy.retries,
-                delay,
+        try:
+            return retry(
+                lambda: self._answer(method, url, sent, params, data, stream, replayable),
+                retry_in=lambda failure, attempt: self._retry_in(failure, attempt, replayable),
+                report=lambda failure, attempt, wait: self._report(
+                    failure, attempt, wait, f"{method} {path}"
+                ),
+                stop=self.stop,
             )
-            self.pause(delay)
+        except _Transient as spent:
+            return spent.response
+        except ConnectionFailed as failed:
+            failed.retried = replayable and _dropped(failed)
+            raise
+
+    def _answer(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Any,
+        data: Any,
+        stream: bool,
+        replayable: bool,
+    ) -> requests.Response:
+        """One answer; :class:`_Transient` for one worth asking again."""
+        response = self._send(method, url, headers, params, data, stream)
+        if response.status_code not in TRANSIENT_STATUSES or not replayable:
+            return response
+        hinted = parse_retry_after(response.headers.get("Retry-After"))
+        if hinted is None and quota_exhausted(response.headers.get("RateLimit-Remaining")):
+            return response  # the quota refills over hours: Airflow's retry_delay
+        raise _Transient(response, hinted)
+
+    def _retry_in(self, failure: Exception, attempt: int, replayable: bool) -> float | None:
+        if not replayable:
+            return None
+        if isinstance(failure, _Transient):
+            return self.policy.delay(attempt, failure.hinted)
+        return self.policy.delay(attempt) if _dropped(failure) else None
+
+    def _report(self, failure: Exception, attempt: int, wait: float, request: str) -> None:
+        if isinstance(failure, _Transient):
+            failure.response.close()
+            hinted = failure.hinted
+            what = f"answered {failure.response.status_code}" + (
+                f" (Retry-After {hinted:g} s)" if hinted is not None else ""
+            )
+        else:
+            what = f"failed ({_cause_text(failure)})"
+        log.warning(
+            "endpoint %s: %s %s; retry %d of %d in %.1f s",
+            self.endpoint,
+            request,
+            what,
+            attempt,
+            self.policy.retries,
+            wait,
+        )
 
     @staticmethod
     def replays(method: str, data: Any) -> bool:
@@ -156,42 +200,43 @@ class Transport:
         or a body held in memory (a streamed upload is consumed by the first attempt)."""
         return method in _IDEMPOTENT and (data is None or isinstance(data, bytes))
 
-    def _follow(
+    def _send(
         self,
         method: str,
         url: str,
-        headers: Mapping[str, str] | None,
+        headers: Mapping[str, str],
         params: Any,
         data: Any,
         stream: bool,
-        authorization: str | None,
     ) -> requests.Response:
-        """Send, following redirects of GET/HEAD ourselves so auth stays on its origin."""
-        home = origin(url)
-        for _ in range(_MAX_REDIRECTS + 1):
-            sent = dict(headers or {})
-            if authorization and origin(url) == home:
-                sent["Authorization"] = authorization
-            response = self.session.request(
+        """One request; a failure to get an answer becomes :class:`ConnectionFailed`."""
+        try:
+            return self.session.request(
                 method,
                 url,
-                headers=sent,
+                headers=headers,
                 params=params,
                 data=data,
                 stream=stream,
                 timeout=self.timeout,
                 verify=self.verify,
-                allow_redirects=False,
+                allow_redirects=method in _FOLLOWED,
             )
-            location = response.headers.get("Location")
-            if not (response.status_code in _REDIRECTS and method in ("GET", "HEAD") and location):
-                return response
-            response.close()
-            url, params = urljoin(response.url, location), None
-        raise ConnectionFailed(
-            f"endpoint {self.endpoint} redirected {method} more than {_MAX_REDIRECTS} times",
-            endpoint=self.endpoint,
-        )
+        except requests.exceptions.SSLError as exc:
+            raise self._tls_error(url, exc) from exc
+        except requests.TooManyRedirects as exc:
+            raise ConnectionFailed(
+                f"endpoint {self.endpoint} redirected {method} more than {_MAX_REDIRECTS} times",
+                endpoint=self.endpoint,
+            ) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            cause = _root_cause(exc)
+            failed = ConnectionFailed(
+                f"cannot reach endpoint {self.endpoint} ({method} {urlsplit(url).path}): {cause}",
+                endpoint=self.endpoint,
+            )
+            failed.cause = cause
+            raise failed from exc
 
     def _tls_error(self, url: str, exc: BaseException) -> TlsFailure:
         cause = _root_cause(exc)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from regrep import tuning
+from regrep.engine import tuning
 from regrep.oci.manifests import Platform, validate_repository
 from regrep.oci.platform_filter import PlatformResult, parse_platform
 from regrep.rules import patterns

@@ -25,10 +25,10 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from regrep.cancellation import Cancellation
 from regrep.operators.clients import rule_clients
 from regrep.planning import PLAN_WORKERS, Resource, plan_replication, selects_tag
-from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.rules import Rule
 
 DEFAULT_LIMIT = 50
@@ -103,7 +103,7 @@ def _preview(rule: Rule, limit: int, listing_deadline: float, stop: Cancellation
     }
 
 
-def list_candidates(rule: Rule, source: RegistryClient, deadline: float) -> Listing:
+def list_candidates(rule: Rule, source: SourceRegistry, deadline: float) -> Listing:
     """List the source until ``deadline``: the tags the name and tag filters select."""
     name = rule.filters.name
     untagged = rule.filters.tag.selects_untagged
@@ -138,7 +138,7 @@ def list_candidates(rule: Rule, source: RegistryClient, deadline: float) -> List
 
 
 def _compare(
-    rule: Rule, destination: RegistryClient, resources: Sequence[Resource]
+    rule: Rule, destination: DestinationRegistry, resources: Sequence[Resource]
 ) -> list[dict[str, Any]]:
     """Resources a run would copy: new at the destination, or changed there."""
     with ThreadPoolExecutor(PLAN_WORKERS, thread_name_prefix="regrep-preview-dst") as pool:

@@ -11,11 +11,11 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
+from regrep.engine.resource_copy import CopyResult, copy_resource
 from regrep.hooks import RegistryHook, registry_hook
 from regrep.planning import Plan, plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
-from regrep.transfer import CopyResult, copy_resource
 from tests.support.images import PushedImage, blob_size, manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry
 from tests.support.vendors.base import VendorServer

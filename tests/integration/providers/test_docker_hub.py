@@ -15,6 +15,7 @@ from functools import partial
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import ConnectionConfigError, registry_hook
 from regrep.hooks.docker_hub import DockerHubClient
 from regrep.operators.clients import rule_clients
@@ -22,7 +23,6 @@ from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import RateLimited
 from regrep.rules import Filters, Rule
-from regrep.transfer import copy_resource
 from tests.integration.providers.checks import (
     assert_masked,
     assert_pulled,

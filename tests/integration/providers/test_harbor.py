@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import registry_hook
 from regrep.hooks.harbor import HarborClient, HarborHook
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import Forbidden
 from regrep.rules import Filters, LabelFilter, Rule, TagFilter
-from regrep.transfer import copy_resource
 from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
 from tests.support.images import manifest_digest, push_image

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import ConnectionConfigError, registry_hook
 from regrep.hooks.helm_repo import HelmRepoHook
 from regrep.operators.clients import rule_clients
@@ -22,7 +23,6 @@ from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import DigestMismatch
 from regrep.rules import Filters, Rule
-from regrep.transfer import copy_resource
 from tests.integration.providers.checks import assert_masked, replicate
 from tests.integration.providers.conftest import Connect
 from tests.support.helm_repo import ChartRepository, PackagedChart, package_chart, write_index

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
+from regrep.engine.resource_copy import copy_resource
 from regrep.registry import RegistryClient
 from regrep.registry.errors import ConnectionFailed
-from regrep.transfer import copy_resource
 from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag
 from tests.integration.reliability.conftest import FaultyPair
 from tests.integration.reliability.integrity import complete_digest, tagged_images

@@ -3,7 +3,7 @@
 Airflow 3.3 stops a running task (the UI's *Mark as failed*, the REST PATCH of its run) by
 having the supervisor send the task process SIGTERM at its next heartbeat, then SIGKILL 5 s
 later. The Task SDK's SIGTERM handler only calls ``on_kill``; regrep's copy task stops its
-blob streams itself (:mod:`regrep.cancellation`). These tests copy a big blob from a slow
+blob streams itself (:mod:`regrep.registry.cancellation`). These tests copy a big blob from a slow
 source (a throttling relay in front of a real registry, or regrep's own bandwidth limit) and
 stop it: first with a real SIGTERM to this process while ``copy_resource`` runs in its main
 thread, as in a task process, then through Airflow's real stop path on a real deployment.
@@ -28,13 +28,14 @@ import pytest
 import yaml
 
 from regrep.airflow_api import ApiError
-from regrep.bandwidth import Bandwidth
-from regrep.blobcopy import Transfer
-from regrep.cancellation import CopyStopped, stop_on_termination
+from regrep.engine.bandwidth import Bandwidth
+from regrep.engine.resource_copy import copy_resource
+from regrep.engine.transfer import Transfer
 from regrep.operators.plan import plan
 from regrep.registry import RegistryClient
+from regrep.registry.cancellation import Cancellation, CopyStopped
 from regrep.rules import Rule
-from regrep.transfer import copy_resource
+from regrep.tasks.termination import stop_on_termination
 from tests.integration.airflow.dagruns import Connect
 from tests.integration.deployment.conftest import STARTED
 from tests.integration.reliability.conftest import FaultyPair
@@ -100,17 +101,18 @@ def test_sigterm_abandons_the_blobs_in_flight_and_tags_nothing(
         sdk_handler() as sdk_calls,
         caplog.at_level(logging.INFO, logger=log.name),
     ):
+        stop = Cancellation()  # the task's: its clients are built with it
         if slowness == "slow source":
-            source, transfer = RegistryClient(slow_url, name="src"), Transfer()
+            source, transfer = RegistryClient(slow_url, name="src", stop=stop), Transfer()
         else:  # a fast source paced by regrep's limiter, sending PATCHes of 1 MiB
             limit = Bandwidth(256 * KIB)
-            source = RegistryClient(src.url, name="src")
+            source = RegistryClient(src.url, name="src", stop=stop)
             transfer = Transfer(bandwidth=limit, chunk_size=MIB)
-        destination = RegistryClient(dst.url, name="dst")
+        destination = RegistryClient(dst.url, name="dst", stop=stop)
         sent = terminate_after(2.0)
         with (
             pytest.raises(CopyStopped, match="terminated"),
-            stop_on_termination(transfer.stop, log, what="apps/big:1"),
+            stop_on_termination(stop, log, what="apps/big:1"),
         ):
             copy_resource(
                 source, destination, "apps/big", "1", "apps/big", transfer=transfer, log=log
@@ -137,16 +139,16 @@ def test_a_copy_stopped_before_its_blobs_pushes_nothing(registry_pair: RegistryP
     """A stop that came while the manifest was read: no blob starts, no manifest is put."""
     src, dst = registry_pair
     push_image(src, "apps/small", "1")
-    transfer = Transfer()
-    transfer.stop.cancel("stopped by the test")
+    stop = Cancellation()
+    stop.cancel("stopped by the test")
     with pytest.raises(CopyStopped, match="stopped by the test"):
         copy_resource(
-            RegistryClient(src.url, name="src"),
-            RegistryClient(dst.url, name="dst"),
+            RegistryClient(src.url, name="src", stop=stop),
+            RegistryClient(dst.url, name="dst", stop=stop),
             "apps/small",
             "1",
             "apps/small",
-            transfer=transfer,
+            transfer=Transfer(),
         )
     assert manifest_digest(dst, "apps/small", "1") is None
     assert not [r for r in dst.access_log() if r.method in ("POST", "PUT", "PATCH")]
@@ -195,20 +197,20 @@ def test_a_stop_breaks_off_an_upload_the_destination_stopped_reading(
     big = next(digest for digest, size in image.blobs.items() if size == 4 * BIG)
     faulty_pair.destination.slow("PUT", big.removeprefix("sha256:"), rate=1.0)  # stalled
     log = logging.getLogger("tests.stop_copy")
-    transfer = Transfer()
+    stop = Cancellation()
     with sdk_handler(), caplog.at_level(logging.INFO, logger=log.name):
         sent = terminate_after(3.0)
         with (
             pytest.raises(CopyStopped, match="terminated"),
-            stop_on_termination(transfer.stop, log, what="apps/big:1"),
+            stop_on_termination(stop, log, what="apps/big:1"),
         ):
             copy_resource(
-                RegistryClient(faulty_pair.source.url, name="src"),
-                RegistryClient(faulty_pair.destination.url, name="dst"),
+                RegistryClient(faulty_pair.source.url, name="src", stop=stop),
+                RegistryClient(faulty_pair.destination.url, name="dst", stop=stop),
                 "apps/big",
                 "1",
                 "apps/big",
-                transfer=transfer,
+                transfer=Transfer(),
                 log=log,
             )
         stopped_after = time.monotonic() - sent[0]

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
+from regrep.engine.resource_copy import CopyResult, copy_resource
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
-from regrep.transfer import CopyResult, copy_resource
 from tests.integration.reliability.conftest import FaultyPair
 from tests.integration.reliability.integrity import complete_digest, tagged_images
 from tests.support.images import PushedImage, push_image, push_index

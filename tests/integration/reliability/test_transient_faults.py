@@ -16,9 +16,9 @@ from email.utils import format_datetime
 
 import pytest
 
+from regrep.engine.resource_copy import CopyResult, copy_resource
 from regrep.registry import RegistryClient
 from regrep.registry.errors import ConnectionFailed, RateLimited, ServerError
-from regrep.transfer import CopyResult, copy_resource
 from tests.integration.reliability.conftest import FaultyPair
 from tests.integration.reliability.integrity import complete_digest, tagged_images
 from tests.support.images import PushedImage, push_image

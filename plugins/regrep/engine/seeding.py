@@ -22,11 +22,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
-from regrep.blobcopy import BlobCopier, Transfer, human_size, rate
+from regrep.engine.blob_copy import BlobCopier
+from regrep.engine.sizes import human_size, rate
+from regrep.engine.transfer import Transfer
 from regrep.oci.manifests import Descriptor, Manifest
 from regrep.oci.platform_filter import select_platforms
-from regrep.registry import RegistryClient
 from regrep.registry.errors import RegistryError
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 
 if TYPE_CHECKING:
     from regrep.rules import PlatformFilter
@@ -50,8 +52,8 @@ class Planned(Protocol):
 
 
 def seed_shared_blobs(
-    source: RegistryClient,
-    destination: RegistryClient,
+    source: SourceRegistry,
+    destination: DestinationRegistry,
     planned: Sequence[Planned],
     *,
     transfer: Transfer,
@@ -109,7 +111,7 @@ def seed_shared_blobs(
 
 
 def _blobs_of(
-    source: RegistryClient, resource: Planned, platforms: PlatformFilter | None
+    source: SourceRegistry, resource: Planned, platforms: PlatformFilter | None
 ) -> dict[str, Descriptor]:
     """The distributable blobs the copy of ``resource`` will need, by digest."""
 

@@ -1,27 +1,29 @@
 """Make one manifest and everything it references exist in a destination repository.
 
-The copy never touches HTTP: it is written against :class:`RegistryClient`'s operations,
+The copy never touches HTTP: it is written against the registry protocols' operations,
 the way regclient's image copy is. The order is what registries require: every blob
 before the manifest that references it, every child manifest before its index, the
 manifest last, so a failure part-way never leaves a reference pointing at missing content.
 Manifest bytes are pushed unchanged, so the destination digest equals the source digest.
 
-Blobs travel the cheapest way available (:mod:`regrep.blobcopy`: existing, mounted, or
-streamed). The resource copy (:mod:`regrep.transfer`) and the referrer copy
-(:mod:`regrep.referrer_sync`) share one :class:`ContentCopier`, so their tallies add up in
+Blobs travel the cheapest way available (:mod:`regrep.engine.blob_copy`: existing, mounted, or
+streamed). The resource copy (:mod:`regrep.engine.resource_copy`) and the referrer copy
+(:mod:`regrep.engine.referrer_copy`) share one :class:`ContentCopier`, so their tallies add up in
 one result.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
-from regrep.blobcopy import BlobCopier, Transfer, human_size
+from regrep.engine.blob_copy import BlobCopier
+from regrep.engine.sizes import human_size
+from regrep.engine.transfer import Transfer
 from regrep.oci.manifests import MANIFEST_SIZE_GUARANTEED, SCHEMA1_TYPES, Descriptor, Manifest
-from regrep.registry import RegistryClient
 from regrep.registry.errors import ManifestInvalid, RegistryError
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
+from regrep.registry.retry import retry
 
 _BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
 _RELINK_PAUSES = (0.2, 0.6, 1.8)  # seconds before each retry of a manifest push (see _put)
@@ -65,8 +67,8 @@ class ContentCopier:
 
     def __init__(
         self,
-        source: RegistryClient,
-        destination: RegistryClient,
+        source: SourceRegistry,
+        destination: DestinationRegistry,
         source_repository: str,
         destination_repository: str,
         *,
@@ -111,28 +113,40 @@ class ContentCopier:
         MANIFEST_BLOB_UNKNOWN. Copies of many tags of one repository (neighbouring batches of
         a large run) keep re-linking their shared blobs for a while, so after a growing pause
         the blobs are looked up afresh (and copied again if really missing) and the push is
-        tried again, :data:`_RELINK_PAUSES` times at most.
+        tried again, :data:`_RELINK_PAUSES` times at most: a fixed schedule, since the race
+        settles within a second or two, waited on the task's stop like every retry.
         """
-        for pause in _RELINK_PAUSES:
-            try:
-                return self._put_once(manifest, reference)
-            except RegistryError as exc:
-                if _BLOB_UNKNOWN not in exc.codes:
-                    raise
-                self.log.warning(
-                    "%s: a blob of %s was unknown right after it was placed (a concurrent "
-                    "copy into the repository?); checking the blobs again and retrying in %.1f s",
-                    exc,
-                    manifest.digest,
-                    pause,
-                )
-            time.sleep(pause)
-            blobs = self.blobs_of([manifest])
-            missing = [
-                b for b in blobs if self.destination.blob_size(self.dst_repo, b.digest) is None
-            ]
-            self.blobs.copy_all(missing, anew=True)
-        return self._put_once(manifest, reference)
+
+        def relink_in(failure: Exception, attempt: int) -> float | None:
+            if not isinstance(failure, RegistryError) or _BLOB_UNKNOWN not in failure.codes:
+                return None
+            return _RELINK_PAUSES[attempt] if attempt < len(_RELINK_PAUSES) else None
+
+        def report(failure: Exception, attempt: int, pause: float) -> None:
+            self.log.warning(
+                "%s: a blob of %s was unknown right after it was placed (a concurrent "
+                "copy into the repository?); checking the blobs again and retrying in %.1f s",
+                failure,
+                manifest.digest,
+                pause,
+            )
+
+        first = True
+
+        def put() -> str:
+            nonlocal first
+            if not first:
+                self._copy_missing(manifest)
+            first = False
+            return self._put_once(manifest, reference)
+
+        return retry(put, retry_in=relink_in, report=report, stop=self.blobs.stop)
+
+    def _copy_missing(self, manifest: Manifest) -> None:
+        """Copy again the blobs of ``manifest`` the destination repository lacks now."""
+        blobs = self.blobs_of([manifest])
+        missing = [b for b in blobs if self.destination.blob_size(self.dst_repo, b.digest) is None]
+        self.blobs.copy_all(missing, anew=True)
 
     def _put_once(self, manifest: Manifest, reference: str) -> str:
         try:

@@ -1,10 +1,10 @@
 """Copy the referrers of copied manifests, so signatures and SBOMs travel with them.
 
-Two steps, so planning can ask the first alone. :meth:`ReferrerSync.survey` walks the
+Two steps, so planning can ask the first alone. :meth:`ReferrerCopier.survey` walks the
 referrers of the given manifests at the source (recursively: a signature of an SBOM is
 a referrer of the SBOM) and compares with the destination: which referrer manifests and
 cosign tags are missing there, and which subjects the destination does not list every
-referrer of. :meth:`ReferrerSync.apply` copies those manifests by digest (cosign tags by
+referrer of. :meth:`ReferrerCopier.apply` copies those manifests by digest (cosign tags by
 their tag) and, where the destination has no referrers API, writes the referrers tag
 itself, merging with what is there (distribution-spec "Pushing Manifests with Subject").
 A destination with the API indexes ``subject`` on push and needs no tag.
@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from regrep.content import ContentCopier, ContentRefused
+from regrep.engine.manifest_copy import ContentCopier, ContentRefused
 from regrep.engine.referrer_lookup import (
     Referrers,
     find_referrers,
@@ -26,8 +26,8 @@ from regrep.engine.referrer_lookup import (
 )
 from regrep.oci.manifests import Manifest
 from regrep.oci.referrers import merged_index, referrers_tag
-from regrep.registry import RegistryClient
 from regrep.registry.errors import NotFound
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class _Pending:
 
 
 @dataclass
-class ReferrerPlan:
+class MissingReferrers:
     """What the destination lacks: manifests to copy and subjects to list them under."""
 
     copies: list[_Pending] = field(default_factory=list)
@@ -52,7 +52,7 @@ class ReferrerPlan:
         return not (self.copies or self.records)
 
 
-class ReferrerSync:
+class ReferrerCopier:
     """Referrers of manifests in one source repository, for one destination repository.
 
     ``override`` applies to cosign tags as to any tag: off, a destination tag that names
@@ -61,8 +61,8 @@ class ReferrerSync:
 
     def __init__(
         self,
-        source: RegistryClient,
-        destination: RegistryClient,
+        source: SourceRegistry,
+        destination: DestinationRegistry,
         source_repository: str,
         destination_repository: str,
         *,
@@ -76,14 +76,14 @@ class ReferrerSync:
 
     def survey(
         self, subjects: Iterable[str], *, source_tags: Collection[str] | None = None
-    ) -> ReferrerPlan:
+    ) -> MissingReferrers:
         """Find what the destination lacks of the referrers of ``subjects``.
 
         ``source_tags``, the source repository's tags (its referrer tags suffice, see
-        :func:`~regrep.oci.referrers.find_referrers`) when the caller knows them, saves probing
-        for referrers tags and cosign tags that do not exist.
+        :func:`~regrep.engine.referrer_lookup.find_referrers`) when the caller knows them,
+        saves probing for referrers tags and cosign tags that do not exist.
         """
-        plan = ReferrerPlan()
+        missing = MissingReferrers()
         queue = deque(subjects)
         seen = set(queue)
         while queue:
@@ -92,27 +92,27 @@ class ReferrerSync:
             for descriptor in found.attached:
                 if self.destination.head_manifest(self.dst_repo, descriptor.digest) is None:
                     kind = descriptor.artifact_type or descriptor.media_type
-                    plan.copies.append(_Pending(descriptor.digest, subject, kind))
+                    missing.copies.append(_Pending(descriptor.digest, subject, kind))
             for tag, descriptor in found.tagged.items():
                 if self._tag_needed(tag, descriptor.digest):
-                    plan.copies.append(_Pending(tag, subject, "cosign tag"))
+                    missing.copies.append(_Pending(tag, subject, "cosign tag"))
             if found.attached and not self._listed(found):
-                plan.records.append(found)
+                missing.records.append(found)
             for descriptor in [*found.attached, *found.tagged.values()]:
                 if descriptor.digest not in seen:
                     seen.add(descriptor.digest)
                     queue.append(descriptor.digest)
-        return plan
+        return missing
 
-    def apply(self, plan: ReferrerPlan, copier: ContentCopier) -> int:
-        """Copy what ``plan`` lists with ``copier``; the number of manifests copied.
+    def apply(self, missing: MissingReferrers, copier: ContentCopier) -> int:
+        """Copy what ``missing`` lists with ``copier``; the number of manifests copied.
 
         A referrer listed at the source but deleted since, or refused by the destination
         as legacy content, is logged and left out, never failing the copy of its subject.
         """
         copied = 0
         left_out: set[str] = set()
-        for pending in plan.copies:
+        for pending in missing.copies:
             try:
                 manifest = self.source.get_manifest(self.src_repo, pending.reference)
                 copier.push(manifest, pending.reference)
@@ -126,7 +126,7 @@ class ReferrerSync:
                 "copied referrer %s (%s) of %s", pending.reference, pending.kind, pending.subject
             )
             copied += 1
-        for found in plan.records:
+        for found in missing.records:
             self._record(found, left_out)
         return copied
 

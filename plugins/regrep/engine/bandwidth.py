@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from regrep.cancellation import Cancellation
+    from regrep.registry.cancellation import Cancellation
 
 KIB = 1024
 _MIN_SLICE = 4 * KIB
@@ -57,7 +57,7 @@ class Bandwidth:
         """Wait until ``amount`` bytes may pass; the seconds waited.
 
         ``pause`` replaces the sleep: a stoppable copy waits on its
-        :class:`~regrep.cancellation.Cancellation`, which raises when the copy is stopped.
+        :class:`~regrep.registry.cancellation.Cancellation`, which raises when the copy is stopped.
         """
         with self._lock:
             now = self._clock()
@@ -74,7 +74,7 @@ class Bandwidth:
     ) -> Iterator[bytes]:
         """Pass ``chunks`` on in slices, each once the bucket allows it.
 
-        With ``stop``, the waits end (raising :class:`~regrep.cancellation.CopyStopped`) as
+        With ``stop``, the waits end (raising :class:`~regrep.registry.cancellation.CopyStopped`) as
         soon as the copy is stopped: queued behind other streams' debts, a wait can last a
         while, and a stopped task must not sit it out.
         """

@@ -5,21 +5,22 @@ Per blob, in order of cost:
 1. **existing**: the destination repository has it (the ledger knows, or one HEAD);
 2. **mounted**: another repository of the destination registry holds it, so one POST
    links it (end-11): the source repository when both ends are one registry, a
-   repository this process has put it into (:class:`~regrep.ledger.BlobLedger`, waiting
+   repository this process has put it into (:class:`~regrep.engine.ledger.BlobLedger`, waiting
    for an upload of it in progress), or one of the ``mount_from`` repositories the
    caller expects to hold it. Only the last of those is asked blindly: the others get a
    HEAD first, since a missed mount leaves an upload session to cancel, while the last
    one's session simply carries the upload;
 3. **copied**: one streamed GET at the source into one upload at the destination,
    verified by digest on the way, paced by the task's bandwidth, as one PUT or in
-   resumable chunks (:meth:`RegistryClient.send_blob`). An interrupted stream restarts
+   resumable chunks (``send_blob``). An interrupted stream restarts
    the blob in a new session (:func:`~regrep.registry.retry.restart_interrupted`).
 
 A few blobs travel at once; the first failure cancels those not yet started. A stopped
-task (:mod:`regrep.cancellation`) abandons them all: the streams in flight end at their next
-chunk (a download blocked on a slow source is broken off), their upload sessions are
-cancelled, no blob starts, and :class:`~regrep.cancellation.CopyStopped` propagates, so the
-caller pushes no manifest.
+task (:mod:`regrep.registry.cancellation`) abandons them all: the streams in flight end at
+their next chunk (the clients break off a download blocked on a slow source), their upload
+sessions are cancelled, no blob starts, and
+:class:`~regrep.registry.cancellation.CopyStopped` propagates, so the caller pushes no
+manifest.
 """
 
 from __future__ import annotations
@@ -29,70 +30,19 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from regrep.bandwidth import Bandwidth
-from regrep.cancellation import Cancellation, CopyStopped
-from regrep.ledger import BlobLedger
+from regrep.engine.sizes import human_size, rate
+from regrep.engine.transfer import Transfer
 from regrep.oci.manifests import Descriptor
-from regrep.registry import BlobStream, RegistryClient
-from regrep.registry.inflight import break_off
+from regrep.registry.blobstream import BlobStream
+from regrep.registry.cancellation import CopyStopped
+from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.registry.retry import restart_interrupted
 from regrep.registry.upload import BlobUpload
-from regrep.tuning import DEFAULT_CONCURRENT_BLOBS
 
-if TYPE_CHECKING:  # the rule models (pydantic) stay out of copy tasks' imports
-    from regrep.rules import Rule
-
-MIB = 1 << 20
-
-Outcome = Literal["existing", "mounted", "copied"]
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """How a copy task moves blobs: the rule's settings and what its copies share.
-
-    ``max_concurrent_blobs`` blobs of a manifest travel at once. ``chunk_size`` (bytes)
-    sends each blob as PATCHes of that size, resumable when one is interrupted, instead of
-    one streamed PUT; each chunk in flight is held in memory. ``bandwidth`` caps the bytes
-    per second of the whole task, and the ``ledger`` lets its copies share their uploads.
-    Cancelling ``stop`` (the task was terminated) abandons every copy of the task.
-    """
-
-    max_concurrent_blobs: int = DEFAULT_CONCURRENT_BLOBS
-    chunk_size: int | None = None
-    bandwidth: Bandwidth | None = None
-    ledger: BlobLedger = field(default_factory=BlobLedger)
-    stop: Cancellation = field(default_factory=Cancellation, compare=False)
-
-    @classmethod
-    def of(cls, rule: Rule) -> Transfer:
-        """The transfer settings of ``rule``, for one copy task."""
-        kbps = rule.speed_limit_kbps
-        return cls(
-            max_concurrent_blobs=rule.max_concurrent_blobs,
-            chunk_size=rule.chunk_size,
-            bandwidth=Bandwidth.from_kbps(kbps) if kbps is not None else None,
-        )
-
-
-def human_size(num_bytes: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``; a negative size is unknown (schema1 layers)."""
-    if num_bytes < 0:
-        return "unknown size"
-    if num_bytes < 1024:
-        return f"{num_bytes} B"
-    if num_bytes < MIB:
-        return f"{num_bytes / 1024:.1f} KiB"
-    return f"{num_bytes / MIB:.1f} MiB"
-
-
-def rate(num_bytes: int, seconds: float) -> str:
-    """Throughput for the task log."""
-    return f"{num_bytes / MIB / max(seconds, 1e-6):.1f} MiB/s"
+Placement = Literal["existing", "mounted", "copied"]
+"""How a blob came to be in the destination repository."""
 
 
 class BlobCopier:
@@ -104,8 +54,8 @@ class BlobCopier:
 
     def __init__(
         self,
-        source: RegistryClient,
-        destination: RegistryClient,
+        source: SourceRegistry,
+        destination: DestinationRegistry,
         source_repository: str,
         destination_repository: str,
         *,
@@ -116,6 +66,7 @@ class BlobCopier:
         self.source, self.destination = source, destination
         self.src_repo, self.dst_repo = source_repository, destination_repository
         self.transfer, self.log = transfer, log
+        self.stop = destination.stop  # the task's: its clients were built with it
         # A mount only works inside one registry; same host is our test for that.
         same_registry = source.host.lower() == destination.host.lower()
         self.source_mount = (
@@ -137,7 +88,7 @@ class BlobCopier:
         exception raised in this thread while it waits (the stop's signal, Airflow's
         timeout, Ctrl-C) stops the copies in flight too, instead of waiting for them.
         """
-        stop = self.transfer.stop
+        stop = self.stop
         stop.check()
         workers = max(1, self.transfer.max_concurrent_blobs)
         with ThreadPoolExecutor(workers, thread_name_prefix="regrep-blob") as pool:
@@ -166,19 +117,19 @@ class BlobCopier:
         self.log.warning(
             "blob copies to %s stopped (%s): %d in flight abandoned, %d not started",
             self.dst_repo,
-            self.transfer.stop.reason,
+            self.stop.reason,
             running,
             pending,
         )
 
     def copy(self, blob: Descriptor, *, anew: bool = False) -> None:
         """Make one blob exist in the destination repository."""
-        self.transfer.stop.check()
+        self.stop.check()
         started = time.monotonic()
         placed = self._place(blob, self._mount_source(blob.digest)) if anew else self._ensure(blob)
         self._tally(placed, blob, started)
 
-    def _ensure(self, blob: Descriptor) -> tuple[Outcome, int, str | None]:
+    def _ensure(self, blob: Descriptor) -> tuple[Placement, int, str | None]:
         """Already there; else mounted from where this process put it; else placed by us,
         while other copies of the process that want it wait (:class:`BlobLedger`)."""
         digest, ledger = blob.digest, self.transfer.ledger
@@ -208,9 +159,9 @@ class BlobCopier:
                 return repository
         return self.mount_from[-1] if self.mount_from else None
 
-    def _place(self, blob: Descriptor, mount_from: str | None) -> tuple[Outcome, int, str | None]:
+    def _place(self, blob: Descriptor, mount_from: str | None) -> tuple[Placement, int, str | None]:
         """Mount ``blob`` from ``mount_from``, or else upload it: (outcome, bytes, from)."""
-        self.transfer.stop.check()  # e.g. woken by the ledger when a stopped upload gave up
+        self.stop.check()  # e.g. woken by the ledger when a stopped upload gave up
         if mount_from is None:
             upload = self.destination.start_upload(self.dst_repo, blob.digest)
         else:
@@ -224,7 +175,7 @@ class BlobCopier:
             if sessions:  # a stop from now on ends in send_blob, which cancels the session
                 session = sessions.pop()
             else:
-                self.transfer.stop.check()  # a stopped copy is not restarted
+                self.stop.check()  # a stopped copy is not restarted
                 session = self.destination.start_upload(self.dst_repo, blob.digest)
             return self._stream(blob, session)
 
@@ -233,25 +184,22 @@ class BlobCopier:
             attempt,
             what=f"copy of blob {blob.digest}",
             log=self.log,
-            pause=self.transfer.stop.wait,
+            policy=self.destination.policy,
+            stop=self.stop,
         )
         return "copied", copied, None
 
     def _stream(self, blob: Descriptor, upload: BlobUpload) -> int:
         """GET the blob at the source straight into ``upload``; the bytes sent.
 
-        A stop ends the stream at its next chunk, or breaks off the download it waits on,
-        or the upload it is sending (a destination that stopped reading); ``send_blob`` then
-        cancels the upload session, so nothing half-written remains.
+        A stop ends the stream at its next chunk; the clients break off the download it
+        waits on, or the upload it is sending (a destination that stopped reading), and
+        ``send_blob`` cancels the upload session, so nothing half-written remains.
         """
-        stop, bandwidth = self.transfer.stop, self.transfer.bandwidth
+        stop, bandwidth = self.stop, self.transfer.bandwidth
         opened: BlobStream | None = None
         try:
-            with (
-                self.source.open_blob(self.src_repo, blob.digest) as stream,
-                stop.aborting(stream.abort),
-                stop.aborting(partial(break_off, threading.get_ident())),
-            ):
+            with self.source.open_blob(self.src_repo, blob.digest) as stream:
                 opened = stream
                 size = stream.size if stream.size is not None else blob.size
                 chunks = stop.guard(stream)
@@ -277,7 +225,7 @@ class BlobCopier:
             raise CopyStopped(stop.reason) from error  # the aborted read failed first
 
     def _tally(
-        self, outcome: tuple[Outcome, int, str | None], blob: Descriptor, started: float
+        self, outcome: tuple[Placement, int, str | None], blob: Descriptor, started: float
     ) -> None:
         kind, copied, mounted_from = outcome
         seconds = time.monotonic() - started
