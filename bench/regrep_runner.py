@@ -43,7 +43,7 @@ log = logging.getLogger("regrep.bench")
 
 @dataclass(frozen=True)
 class Planned:
-    """One tag to copy, to the same name (a :class:`regrep.planning.Resource` without
+    """One tag to copy, to the same name (a :class:`regrep.planning.planner.Resource` without
     the rule models, which this process does not need)."""
 
     source_repository: str

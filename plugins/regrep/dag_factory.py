@@ -42,7 +42,6 @@ from airflow.sdk import DAG, Asset, get_current_context, get_parsing_context, ta
 from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
 from airflow.sdk.exceptions import AirflowFailException
 
-from regrep.events import asset_name, asset_uri
 from regrep.executions.record import (
     COPY_TASK,
     DELETE_TASK,
@@ -50,6 +49,7 @@ from regrep.executions.record import (
     PLAN_TASK,
     SUMMARY_TASK,
 )
+from regrep.planning.image_events import asset_name, asset_uri
 from regrep.rules import Rule, RuleError, load_rule_files, modes, rule_files, rules_dir
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ least :data:`MIN_BATCH`, and into at most :data:`MAX_COPY_TASKS` (fewer if
 10,000 as 250 of 40.
 
 A copy instance's keyword arguments are one resource's entry (``resource``, a
-:meth:`~regrep.planning.Resource.to_dict`, with the referrer tags its copy asks about so
+:meth:`~regrep.planning.planner.Resource.to_dict`, with the referrer tags its copy asks about so
 that no copy lists the source's tags again; ``mount_from``; ``seeded``, where the blobs
 it shares with other resources were put, see :mod:`regrep.engine.seeding`) plus ``more``, how many
 resources the rest of its batch holds (0 when it has one resource). The entries of that rest

@@ -310,7 +310,7 @@ def test_the_plan_hands_each_copy_the_referrer_tags_it_asks_about(
     assert manifest_digest(dst, "app", shared) == child_signature.digest
 
     # Too many such tags to hand every copy: the copies list the tags themselves.
-    monkeypatch.setattr("regrep.planning.SHARED_REFERRER_TAGS", 0)
+    monkeypatch.setattr("regrep.planning.planner.SHARED_REFERRER_TAGS", 0)
     replanned = plan_replication(rule, source, destination).resources
     assert [(r.tag, r.referrer_tags) for r in replanned] == [("1", None), ("2", None)]
     assert "referrer_tags" not in replanned[0].to_dict()

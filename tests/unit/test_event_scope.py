@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from regrep.events import EventError, ImageEvent, latest_per_resource
+from regrep.planning.event_scope import Deletion, scope_of
+from regrep.planning.image_events import EventError, ImageEvent, latest_per_resource
 from regrep.rules import Rule
-from regrep.scope import Deletion, scope_of
 
 DIGEST = "sha256:" + "c" * 64
 

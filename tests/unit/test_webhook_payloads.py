@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from regrep.events import ImageEvent
+from regrep.planning.image_events import ImageEvent
 from regrep.webhooks.payloads import PayloadError, parse_payload
 
 DIGEST = "sha256:" + "a" * 64

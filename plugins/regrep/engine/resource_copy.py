@@ -91,7 +91,7 @@ def copy_resource(
     hold the blobs (the caller knows what it replicated before); ``transfer`` says how blobs
     travel (:class:`~regrep.engine.transfer.Transfer`). ``source_tags`` is the source
     repository's tag list, or just the referrer tags the survey may ask about (what a plan
-    hands each resource, :attr:`~regrep.planning.resources.Resource.referrer_tags`): the
+    hands each resource, :attr:`~regrep.planning.planner.resources.Resource.referrer_tags`): the
     survey then asks only for referrers tags and cosign tags that exist (without it, the
     list is read once here). Registry errors propagate as the typed errors of
     :mod:`regrep.registry.errors`.

@@ -41,7 +41,7 @@ SEED_WORKERS = 8
 
 
 class Planned(Protocol):
-    """What seeding needs of a planned resource (:class:`regrep.planning.Resource`)."""
+    """What seeding needs of a planned resource (:class:`regrep.planning.planner.Resource`)."""
 
     @property
     def source_repository(self) -> str: ...

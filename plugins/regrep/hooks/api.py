@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from regrep.registry.errors import (
-    Action,
+    Access,
     ConnectionFailed,
     Operation,
     RegistryError,
@@ -97,7 +97,7 @@ class VendorAPI:
         path: str,
         *,
         target: str,
-        action: Action = "list",
+        action: Access = "list",
         repository: str | None = None,
         params: Mapping[str, str | int] | None = None,
         document: Any = None,

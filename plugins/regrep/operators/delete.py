@@ -2,8 +2,8 @@
 when locally deleted".
 
 The plan turns each delete event that passes the rule's filters into a
-:class:`~regrep.scope.Deletion`; this task deletes the destination's manifest by digest,
-but only when the destination still holds what the source deleted: a destination tag that
+:class:`~regrep.planning.event_scope.Deletion`; this task deletes the destination's manifest
+by digest, but only when the destination still holds what the source deleted: a destination tag that
 now points at another digest was pushed again since (or never came from this rule), and is
 skipped with a message saying so. Deleting by digest removes every destination tag pointing
 at that manifest, as the deletion at the source did.
@@ -21,10 +21,10 @@ from typing import Any
 
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import recorded_failure, task_outcome
+from regrep.planning.event_scope import Deletion
 from regrep.registry.errors import ConnectionFailed, RateLimited, RegistryError, ServerError
 from regrep.registry.protocols import DestinationRegistry
 from regrep.rules import Rule
-from regrep.scope import Deletion
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The ``plan`` task: what one run of a rule copies, as the list the copy task maps over,
 and what it deletes.
 
-A run triggered by asset events replicates only what they name (:mod:`regrep.scope`); any
-other run replicates everything the rule selects.
+A run triggered by asset events replicates only what they name
+(:mod:`regrep.planning.event_scope`); any other run replicates everything the rule selects.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from airflow.sdk import Asset, Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.engine.transfer import Transfer
-from regrep.events import EventError, ImageEvent, asset_name, asset_uri
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
 from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
 from regrep.operators.clients import rule_clients
 from regrep.operators.outcomes import task_outcome
 from regrep.planning import Plan, plan_replication
+from regrep.planning.event_scope import scope_of
+from regrep.planning.image_events import EventError, ImageEvent, asset_name, asset_uri
 from regrep.registry.cancellation import Cancellation
 from regrep.rules import Rule
-from regrep.scope import scope_of
 from regrep.tasks.termination import stop_on_termination
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from regrep.registry.blobstream import BlobStream
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.credentials import CredentialSource
 from regrep.registry.errors import (
-    Action,
+    Access,
     DigestMismatch,
     ManifestInvalid,
     NotFound,
@@ -358,12 +358,12 @@ class RegistryClient:
         return push_scopes(repository)
 
     def _manifest_op(
-        self, method: str, repository: str, reference: str, action: Action
+        self, method: str, repository: str, reference: str, action: Access
     ) -> Operation:
         path = f"/v2/{repository}/manifests/{reference}"
         return Operation(method, path, action, repository, _manifest_target(repository, reference))
 
-    def _blob_op(self, method: str, repository: str, digest: str, action: Action) -> Operation:
+    def _blob_op(self, method: str, repository: str, digest: str, action: Access) -> Operation:
         path = f"/v2/{repository}/blobs/{digest}"
         return Operation(method, path, action, repository, f"blob {digest} in {repository}")
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-Action = Literal["pull", "push", "delete", "list"]
+Access = Literal["pull", "push", "delete", "list"]
+"""What a request does to a repository, as the token scopes and error messages say it."""
 # Answers meaning "try again in a moment": throttled, or the server (or its proxy) failed.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -120,7 +121,7 @@ class Operation:
 
     method: str
     path: str
-    action: Action
+    action: Access
     repository: str | None
     target: str
 

@@ -1,6 +1,6 @@
 """Preview: what a rule would replicate now, without copying anything (Harbor has none).
 
-The preview plans the way a run's ``plan`` task does (:func:`regrep.planning.
+The preview plans the way a run's ``plan`` task does (:func:`regrep.planning.planner.
 plan_replication`: the same filters, destination names and unchanged detection), bounded
 for large sources:
 
@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from regrep.operators.clients import rule_clients
-from regrep.planning import PLAN_WORKERS, Resource, plan_replication, selects_tag
+from regrep.planning import PLAN_WORKERS, Resource, plan_replication
+from regrep.planning.listing import list_candidates, select_repositories
 from regrep.registry.cancellation import Cancellation
-from regrep.registry.protocols import DestinationRegistry, SourceRegistry
+from regrep.registry.protocols import DestinationRegistry
 from regrep.rules import Rule
 
 DEFAULT_LIMIT = 50
@@ -39,19 +39,6 @@ MAX_SECONDS = 300.0
 
 class PreviewTimeout(TimeoutError):
     """The registries did not answer within the preview's time."""
-
-
-@dataclass(frozen=True)
-class Listing:
-    """The tags the rule's name and tag filters select, in the run's order."""
-
-    candidates: list[tuple[str, str]]
-    repositories: int
-    repositories_listed: int
-
-    @property
-    def complete(self) -> bool:
-        return self.repositories_listed == self.repositories
 
 
 def preview(
@@ -76,7 +63,8 @@ def preview(
 
 def _preview(rule: Rule, limit: int, listing_deadline: float, stop: Cancellation) -> dict[str, Any]:
     with rule_clients(rule, stop) as (source, destination):
-        listing = list_candidates(rule, source, listing_deadline)
+        selected = select_repositories(rule, source, deadline=listing_deadline)
+        listing = list_candidates(rule, source, selected, deadline=listing_deadline)
         shown = listing.candidates[:limit]
         only: dict[str, set[str]] = {}
         for repository, tag in shown:
@@ -101,40 +89,6 @@ def _preview(rule: Rule, limit: int, listing_deadline: float, stop: Cancellation
             for status in ("new", "changed", "in_place")
         },
     }
-
-
-def list_candidates(rule: Rule, source: SourceRegistry, deadline: float) -> Listing:
-    """List the source until ``deadline``: the tags the name and tag filters select."""
-    name = rule.filters.name
-    untagged = rule.filters.tag.selects_untagged
-    repositories: list[str] = []
-    for repository in source.list_repositories(name_pattern=name.listing_pattern):
-        if name.accepts(repository):
-            repositories.append(repository)
-        if time.monotonic() > deadline:
-            break
-    repositories.sort()
-    pool = ThreadPoolExecutor(PLAN_WORKERS, thread_name_prefix="regrep-preview-tags")
-
-    def listing(repository: str) -> tuple[list[str], list[str]]:
-        digests = source.untagged_digests(repository) if untagged else []
-        return list(source.list_tags(repository)), digests
-
-    futures = {repo: pool.submit(listing, repo) for repo in repositories}
-    done, _ = wait(
-        futures.values(), timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION
-    )
-    pool.shutdown(wait=False, cancel_futures=True)
-    candidates: list[tuple[str, str]] = []
-    listed = 0
-    for repository, future in futures.items():
-        if future not in done:
-            continue
-        listed += 1
-        tags, digests = future.result()  # a registry error is the preview's error
-        candidates += [(repository, tag) for tag in sorted(tags) if selects_tag(rule, tag)]
-        candidates += [(repository, digest) for digest in sorted(digests)]
-    return Listing(candidates, len(repositories), listed)
 
 
 def _compare(

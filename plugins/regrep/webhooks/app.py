@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from regrep.events import ImageEvent, asset_name, asset_uri
+from regrep.planning.image_events import ImageEvent, asset_name, asset_uri
 from regrep.webhooks.payloads import PayloadError, parse_payload
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from regrep.events import Action, EventError, ImageEvent
 from regrep.oci import manifests as oci
+from regrep.planning.image_events import EventAction, EventError, ImageEvent
 
-DISTRIBUTION_ACTIONS: dict[str, Action] = {"push": "push", "delete": "delete"}
-HARBOR_TYPES: dict[str, Action] = {
+DISTRIBUTION_ACTIONS: dict[str, EventAction] = {"push": "push", "delete": "delete"}
+HARBOR_TYPES: dict[str, EventAction] = {
     "PUSH_ARTIFACT": "push",
     "DELETE_ARTIFACT": "delete",
     "harbor.artifact.pushed": "push",
@@ -106,7 +106,11 @@ def _is_manifest(target: Mapping[str, Any]) -> bool:
 
 
 def _event(
-    action: Action, repository: str | None, tag: str | None, fields: Mapping[str, Any], where: str
+    action: EventAction,
+    repository: str | None,
+    tag: str | None,
+    fields: Mapping[str, Any],
+    where: str,
 ) -> ImageEvent:
     if repository is None:
         raise PayloadError(f"{where}: no repository")

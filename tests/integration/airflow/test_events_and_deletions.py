@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from regrep.events import ImageEvent
 from regrep.operators.delete import delete
 from regrep.operators.plan import plan
+from regrep.planning.event_scope import Deletion
+from regrep.planning.image_events import ImageEvent
 from regrep.rules import Rule
-from regrep.scope import Deletion
 from tests.integration.airflow.dagruns import Connect, WriteRule, load_dags, run_dag
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair

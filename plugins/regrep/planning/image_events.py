@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from regrep.oci.manifests import is_digest, validate_repository
 
-Action = Literal["push", "delete"]
-ACTIONS: tuple[Action, ...] = ("push", "delete")
+EventAction = Literal["push", "delete"]
+ACTIONS: tuple[EventAction, ...] = ("push", "delete")
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # distribution-spec's tag grammar
 
 
@@ -47,7 +47,7 @@ class ImageEvent:
     no tag. ``repository`` None (only from Airflow itself) means the whole source.
     """
 
-    action: Action = "push"
+    action: EventAction = "push"
     repository: str | None = None
     tag: str | None = None
     digest: str | None = None

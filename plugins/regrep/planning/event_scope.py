@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from regrep.events import ImageEvent, latest_per_resource
 from regrep.oci.referrers import is_referrer_tag
+from regrep.planning.image_events import ImageEvent, latest_per_resource
 from regrep.rules import Rule
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Deletion:
 
 
 @dataclass(frozen=True)
-class Scope:
+class EventScope:
     """``only``: repositories to plan and their tags and untagged digests (None: all), or
     None for everything."""
 
@@ -59,10 +59,10 @@ class Scope:
     deletions: list[Deletion]
 
 
-def scope_of(rule: Rule, events: Sequence[ImageEvent] | None) -> Scope:
+def scope_of(rule: Rule, events: Sequence[ImageEvent] | None) -> EventScope:
     """The scope of a run triggered by ``events``; None means no event triggered it."""
     if events is None:
-        return Scope(only=None, deletions=[])
+        return EventScope(only=None, deletions=[])
     only: dict[str, set[str] | None] = {}
     deletions: list[Deletion] = []
     everything = False
@@ -81,7 +81,7 @@ def scope_of(rule: Rule, events: Sequence[ImageEvent] | None) -> Scope:
             references = only.setdefault(event.repository, set())
             if references is not None:
                 references.add(event.tag or str(event.digest))
-    return Scope(only=None if everything else only, deletions=deletions)
+    return EventScope(only=None if everything else only, deletions=deletions)
 
 
 def _deletion(rule: Rule, event: ImageEvent) -> Deletion | None:
