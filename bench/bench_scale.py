@@ -149,7 +149,10 @@ def plan_once(
     """Plan with regrep's code: seconds, requests, copy task instances, the bytes of the
     list the copy task is mapped over."""
     before = len(source.access_log()) + len(destination.access_log())
-    with RegistryClient(source.url, name="src") as src, RegistryClient(destination.url) as dst:
+    with (
+        RegistryClient.connect(source.url, name="src") as src,
+        RegistryClient.connect(destination.url) as dst,
+    ):
         started = time.monotonic()
         plan = plan_replication(rule, src, dst)
         seconds = time.monotonic() - started

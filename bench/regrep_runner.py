@@ -136,8 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     profiles = profile_threads() if args.profile else []
     with (
-        RegistryClient(args.source, name="source") as source,
-        RegistryClient(args.destination, name="destination") as destination,
+        RegistryClient.connect(args.source, name="source") as source,
+        RegistryClient.connect(args.destination, name="destination") as destination,
     ):
         started = time.perf_counter()
         results = copy_all(source, destination, args.prefix, args.workers, settings)

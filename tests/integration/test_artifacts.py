@@ -44,7 +44,7 @@ SCHEMA1 = {"compatibility": {"schema1": {"enabled": True}}}
 
 
 def _clients(src: RunningRegistry, dst: RunningRegistry) -> tuple[RegistryClient, RegistryClient]:
-    return RegistryClient(src.url, name="src"), RegistryClient(dst.url, name="dst")
+    return RegistryClient.connect(src.url, name="src"), RegistryClient.connect(dst.url, name="dst")
 
 
 def _rule(**fields: object) -> Rule:
@@ -142,15 +142,19 @@ def test_schema1_copies_where_accepted_and_is_skipped_where_not(
         start_registry(tmp_path, name="new") as new,
     ):
         digest = _schema1_image(tmp_path, src)
-        source = RegistryClient(src.url, name="src")
+        source = RegistryClient.connect(src.url, name="src")
 
-        copied = copy_resource(source, RegistryClient(old.url, name="old"), "old", "1", "old")
+        copied = copy_resource(
+            source, RegistryClient.connect(old.url, name="old"), "old", "1", "old"
+        )
         assert (copied.status, manifest_digest(old, "old", "1")) == ("copied", digest)
         # distribution re-signs schema1 manifests on every GET: the digest covers the
         # payload (everything but the signatures), which is what must match.
         assert _unsigned(old) == _unsigned(src)
 
-        skipped = copy_resource(source, RegistryClient(new.url, name="new"), "old", "1", "old")
+        skipped = copy_resource(
+            source, RegistryClient.connect(new.url, name="new"), "old", "1", "old"
+        )
         assert skipped.status == "skipped"
         assert "schema1 manifest" in skipped.message
         assert "compatibility.schema1.enabled" in skipped.message
@@ -216,8 +220,8 @@ def test_a_manifest_too_large_for_the_destination_fails_clearly(
         pytest.raises(ManifestInvalid) as caught,
     ):
         copy_resource(
-            RegistryClient(src.url, name="src"),
-            RegistryClient(strict.url, name="strict"),
+            RegistryClient.connect(src.url, name="src"),
+            RegistryClient.connect(strict.url, name="strict"),
             "big",
             "huge",
             "big",

@@ -36,7 +36,7 @@ def cutter(registry_pair: RegistryPair) -> Iterator[UploadCutter]:
 
 
 def _client(reg: RunningRegistry, name: str) -> RegistryClient:
-    return RegistryClient(reg.url, name=name)
+    return RegistryClient.connect(reg.url, name=name)
 
 
 def _uploads_of(cutter: UploadCutter, method: str) -> list[str | None]:

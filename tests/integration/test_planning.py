@@ -29,8 +29,8 @@ Clients = tuple[RegistryClient, RegistryClient]
 @pytest.fixture
 def clients(registry_pair: RegistryPair) -> Iterator[Clients]:
     with (
-        RegistryClient(registry_pair.source.url, name="src") as source,
-        RegistryClient(registry_pair.destination.url, name="dst") as destination,
+        RegistryClient.connect(registry_pair.source.url, name="src") as source,
+        RegistryClient.connect(registry_pair.destination.url, name="dst") as destination,
     ):
         yield source, destination
 

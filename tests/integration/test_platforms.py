@@ -33,8 +33,8 @@ PLATFORMS = (("linux", "amd64"), ("linux", "arm64"), ("linux", "s390x"))
 
 
 def _clients(pair: RegistryPair) -> tuple[RegistryClient, RegistryClient]:
-    source = RegistryClient(pair.source.url, name="src")
-    return source, RegistryClient(pair.destination.url, name="dst")
+    source = RegistryClient.connect(pair.source.url, name="src")
+    return source, RegistryClient.connect(pair.destination.url, name="dst")
 
 
 def _rule(**filters: Any) -> Rule:

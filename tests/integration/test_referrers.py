@@ -55,7 +55,7 @@ def api_pair(registry_pair: RegistryPair) -> Iterator[tuple[ReferrersRegistry, R
 
 
 def _client(url: str, name: str) -> RegistryClient:
-    return RegistryClient(url, name=name)
+    return RegistryClient.connect(url, name=name)
 
 
 def _copy(src_url: str, dst_url: str, repository: str, tag: str, **options: Any) -> Any:

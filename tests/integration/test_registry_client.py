@@ -34,7 +34,7 @@ from tests.support.registries import RunningRegistry, TokenRegistry
 
 
 def _client(reg: RunningRegistry, name: str = "conn", **kwargs: object) -> RegistryClient:
-    return RegistryClient(reg.url, name=name, **kwargs)  # type: ignore[arg-type]
+    return RegistryClient.connect(reg.url, name=name, **kwargs)  # type: ignore[arg-type]
 
 
 def _blob_path(reg: RunningRegistry, digest: str) -> Path:
@@ -184,7 +184,7 @@ def test_tls_verification(tls_registry: RunningRegistry) -> None:
 
 def test_unreachable_endpoint() -> None:
     with pytest.raises(ConnectionFailed, match="cannot reach endpoint down"):
-        RegistryClient("http://127.0.0.1:9", name="down", timeout=2).ping()
+        RegistryClient.connect("http://127.0.0.1:9", name="down", timeout=2).ping()
 
 
 # -- manifests ----------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def test_transient_errors_retried_only_when_replayable(
         return False
 
     front = front_factory(registry.url, flaky)
-    client = RegistryClient(front.url, name="flaky")
+    client = RegistryClient.connect(front.url, name="flaky")
     client.ping()  # two 503s, then the real answer
     assert [m for m, _, _ in front.seen] == ["GET", "GET", "GET"]
     with pytest.raises(ServerError, match=r"endpoint flaky answered 503 .*: retried by Airflow"):
@@ -378,7 +378,7 @@ def test_redirected_blob_download_gets_no_credentials(
         return False
 
     front = front_factory(reg.url, redirect_blobs)
-    client = RegistryClient(front.url, username=reg.username, password=reg.password)
+    client = RegistryClient.connect(front.url, username=reg.username, password=reg.password)
     client.ping()  # forwarded: the registry's 401 teaches the client to send basic auth
     with client.open_blob("app", layer) as stream:
         assert sum(len(chunk) for chunk in stream) == image.blobs[layer]

@@ -32,7 +32,7 @@ MIB = 1 << 20
 
 
 def _client(reg: RunningRegistry, name: str, **kwargs: object) -> RegistryClient:
-    return RegistryClient(reg.url, name=name, **kwargs)  # type: ignore[arg-type]
+    return RegistryClient.connect(reg.url, name=name, **kwargs)  # type: ignore[arg-type]
 
 
 def _blob_reads(reg: RunningRegistry) -> list[str]:
@@ -243,7 +243,8 @@ def test_one_gib_layer_copies_in_constant_memory(registry_pair: RegistryPair) ->
         "import sys\n"
         "from regrep.registry import RegistryClient\n"
         "from regrep.engine.resource_copy import copy_resource\n"
-        "r = copy_resource(RegistryClient(sys.argv[1]), RegistryClient(sys.argv[2]),"
+        "r = copy_resource(RegistryClient.connect(sys.argv[1]),"
+        " RegistryClient.connect(sys.argv[2]),"
         " 'big', '1', 'big')\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec,
         # so a child of a large pytest process would report pytest's peak.

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 
-from regrep.hooks.signing import sign_aliyun_roa, sign_aws_v4, sign_huawei
+from regrep.vendors.signing import sign_aliyun_roa, sign_aws_v4, sign_huawei
 
 
 def test_sigv4_reproduces_the_aws_documentation_example() -> None:

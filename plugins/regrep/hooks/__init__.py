@@ -12,8 +12,9 @@ from importlib import import_module
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook
+from regrep.hooks.base import RegistryEndpoint, RegistryHook
 from regrep.provider_info import CONNECTION_TYPES
+from regrep.registry.errors import ConnectionConfigError
 
 __all__ = ["ConnectionConfigError", "RegistryEndpoint", "RegistryHook", "registry_hook"]
 

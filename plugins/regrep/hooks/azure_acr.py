@@ -1,173 +1,15 @@
-"""Azure Container Registry endpoints: admin or token credentials, or a service principal.
-
-ACR speaks the distribution API and Docker's token flow (realm ``/oauth2/token`` on the
-registry), so admin-user and repository-scoped token credentials need nothing but the
-shared client. A service principal can sign in two ways:
-
-- as basic credentials at the token realm (client id and secret, as ``docker login``
-  does), the default;
-- with the ``tenant_id`` extra, through Microsoft Entra ID, as ``az acr login`` does
-  ("Azure Container Registry authentication", ``Azure/acr`` ``docs/AAD-OAuth.md``): a
-  client-credentials token from ``<authority>/<tenant>/oauth2/v2.0/token``, exchanged at
-  the registry's ``/oauth2/exchange`` for an ACR refresh token, which is then the password
-  of user ``00000000-0000-0000-0000-000000000000`` at the token realm. The refresh token
-  lives hours (its JWT ``exp`` says how long); the client renews it through the same
-  exchange shortly before it lapses, and the short-lived access tokens renew as any bearer
-  token does.
-
-Repositories come into being on the first push; there is nothing to create. Listing tags
-takes the ``metadata_read`` action, which the client learns from ACR's challenge.
-"""
+"""Azure Container Registry connections: admin or token logins as they are, a service
+principal signed in through Microsoft Entra ID (:mod:`regrep.vendors.azure_acr_api`)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import time
-from typing import Any
-
-import requests
-from airflow.sdk.log import mask_secret
-
-from regrep.hooks.api import VendorAPI
 from regrep.hooks.base import RegistryEndpoint, RegistryHook
-from regrep.hooks.cloud import temporary_login
-from regrep.hooks.vendor_errors import ApiError, CodedErrors, json_error
-from regrep.registry import RegistryClient
 from regrep.registry.cancellation import Cancellation
-from regrep.registry.credentials import Credentials
-from regrep.registry.errors import Forbidden, RegistryError, Unauthorized
+from regrep.registry.client import RegistryClient
 from regrep.registry.protocols import SourceRegistry
+from regrep.vendors.azure_acr_api import DEFAULT_AUTHORITY, REFRESH_TOKEN_USER, EntraLogin
 
-# The user name ACR pairs with a refresh token ("az acr login --expose-token").
-REFRESH_TOKEN_USER = "00000000-0000-0000-0000-000000000000"
-DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
-# Entra ID tokens for ACR's exchange are Azure Resource Manager tokens, as az cli's.
-ARM_SCOPE = "https://management.azure.com/.default"
-_FALLBACK_REFRESH_LIFETIME = 3600.0  # if a refresh token does not say (ACR's last hours)
-_ENTRA_KINDS: dict[str, type[RegistryError]] = {
-    "invalid_client": Unauthorized,  # AADSTS7000215: wrong secret
-    "unauthorized_client": Unauthorized,  # AADSTS700016: unknown application
-    "invalid_request": Unauthorized,  # AADSTS90002: unknown tenant
-}
-_ACR_KINDS: dict[str, type[RegistryError]] = {"UNAUTHORIZED": Unauthorized, "DENIED": Forbidden}
-
-
-def _acr_error(response: requests.Response) -> ApiError:
-    """ACR's token services answer errors the distribution way: ``{"errors": [...]}``."""
-    try:
-        first = response.json()["errors"][0]
-        return ApiError(str(first.get("code", "")), str(first.get("message", "")))
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return ApiError("", "")
-
-
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT, read without verifying it (we only schedule renewal)."""
-    try:
-        payload = token.split(".")[1]
-        claims: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError, binascii.Error):
-        return None
-
-
-class AcrEntraClient(RegistryClient):
-    """An ACR client signing its service principal in through Microsoft Entra ID."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        client_id: str,
-        client_secret: str,
-        tenant_id: str,
-        authority_host: str = DEFAULT_AUTHORITY,
-        verify: bool = True,
-        ca_bundle: str | None = None,
-        name: str | None = None,
-        stop: Cancellation | None = None,
-    ) -> None:
-        super().__init__(
-            url,
-            verify=verify,
-            ca_bundle=ca_bundle,
-            name=name,
-            credentials=self._refresh_token,
-            stop=stop,
-        )
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._tenant_id = tenant_id
-        self._entra = VendorAPI(
-            self._transport,
-            f"{authority_host.rstrip('/')}/{tenant_id}",
-            endpoint=self.name,
-            anonymous=False,
-            errors=CodedErrors(
-                "Microsoft Entra ID",
-                self.name,
-                json_error(("error",), ("error_description",)),
-                _ENTRA_KINDS,
-            ),
-        )
-        self._acr = VendorAPI(
-            self._transport,
-            self.url,
-            endpoint=self.name,
-            anonymous=False,
-            errors=CodedErrors("ACR", self.name, _acr_error, _ACR_KINDS),
-        )
-
-    def _refresh_token(self) -> Credentials:
-        """Entra ID client credentials -> ACR refresh token (``/oauth2/exchange``)."""
-        signed_in = self._json(
-            self._entra.request(
-                "POST",
-                "/oauth2/v2.0/token",
-                target="sign the service principal in with Microsoft Entra ID",
-                form={
-                    "client_id": self._client_id,
-                    "client_secret": self._client_secret,
-                    "grant_type": "client_credentials",
-                    "scope": ARM_SCOPE,
-                },
-            ),
-            "access_token",
-        )
-        mask_secret(signed_in)
-        refresh = self._json(
-            self._acr.request(
-                "POST",
-                "/oauth2/exchange",
-                target="exchange the Entra ID token for an ACR refresh token",
-                form={
-                    "grant_type": "access_token",
-                    "service": self.host,
-                    "tenant": self._tenant_id,
-                    "access_token": signed_in,
-                },
-            ),
-            "refresh_token",
-        )
-        expiry = jwt_expiry(refresh)
-        lifetime = expiry - time.time() if expiry else _FALLBACK_REFRESH_LIFETIME
-        return temporary_login(REFRESH_TOKEN_USER, refresh, lifetime)
-
-    def _json(self, response: requests.Response, key: str) -> str:
-        with response:
-            try:
-                value = response.json()[key]
-            except (ValueError, KeyError, TypeError):
-                value = None
-        if not isinstance(value, str) or not value:
-            raise RegistryError(
-                f"endpoint {self.name}: {response.url.split('?')[0]} answered without {key}",
-                status=response.status_code,
-                endpoint=self.name,
-            )
-        return value
+__all__ = ["REFRESH_TOKEN_USER", "AzureAcrHook"]
 
 
 class AzureAcrHook(RegistryHook):
@@ -182,14 +24,14 @@ class AzureAcrHook(RegistryHook):
         tenant_id = str(endpoint.extra.get("tenant_id") or "")
         if not tenant_id or not endpoint.username or not endpoint.password:
             return super().make_client(endpoint, stop)  # admin, token or basic service principal
-        return AcrEntraClient(
+        transport = endpoint.transport(stop)
+        login = EntraLogin(
+            transport,
             endpoint.url,
+            endpoint.name,
             client_id=endpoint.username,
             client_secret=endpoint.password,
             tenant_id=tenant_id,
             authority_host=str(endpoint.extra.get("authority_host") or DEFAULT_AUTHORITY),
-            verify=endpoint.verify,
-            ca_bundle=endpoint.ca_bundle,
-            name=endpoint.name,
-            stop=stop,
         )
+        return RegistryClient(endpoint.exchange(transport, credentials=login.refresh_token))

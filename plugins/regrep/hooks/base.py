@@ -1,12 +1,12 @@
-"""The base hook of every registry provider: an Airflow connection in, a RegistryClient out.
+"""The base hook of every registry provider: an Airflow connection in, a registry client out.
 
 Modelled on Airflow's provider hooks (HTTP, Docker, Amazon): one hook class per connection
 type, the connection read lazily, the secret masked the moment it is read. A provider
 (Harbor, ECR, GCR, ...) subclasses :class:`RegistryHook`, sets ``conn_type``/``hook_name``
-and, where its API differs from the distribution spec (catalog listing, namespace
-creation), points ``client_class`` at a :class:`RegistryClient` subclass; a provider whose
-credentials must be exchanged first (ECR's access keys) overrides
-:meth:`RegistryHook.make_client`. Everything else is shared.
+and, where its registry differs from the distribution spec (listing, namespace creation,
+credentials from a vendor API), overrides :meth:`RegistryHook.make_client` to compose its
+API client's strategies (:mod:`regrep.vendors`) into the
+:class:`~regrep.registry.client.RegistryClient`. Everything else is shared.
 
 The connection form (labels, placeholders, the ``verify`` and ``ca_bundle`` fields) is
 declared in ``regrep.provider_info``, the Airflow 3.2+ way, instead of the deprecated hook
@@ -23,14 +23,14 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from regrep.registry import RegistryClient
+from regrep.registry.auth import Authenticator
 from regrep.registry.cancellation import Cancellation
-from regrep.registry.errors import RegistryError
+from regrep.registry.client import RegistryClient
+from regrep.registry.credentials import CredentialSource
+from regrep.registry.errors import ConnectionConfigError, RegistryError
+from regrep.registry.exchange import Exchange
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
-
-
-class ConnectionConfigError(ValueError):
-    """An Airflow connection cannot describe a registry endpoint; the message names it."""
+from regrep.registry.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,37 @@ class RegistryEndpoint:
         if self.password:
             # No ``name``: with one, Airflow masks only values of "sensitive-looking" keys.
             mask_secret(self.password)
+
+    def transport(self, stop: Cancellation | None = None) -> Transport:
+        """HTTP for this endpoint (its TLS settings), every wait of it ending on ``stop``."""
+        return Transport(
+            endpoint=self.name, verify=self.verify, ca_bundle=self.ca_bundle, stop=stop
+        )
+
+    def exchange(
+        self,
+        transport: Transport,
+        *,
+        credentials: CredentialSource | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> Exchange:
+        """Requests to the registry over ``transport``, with this endpoint's login, or the
+        given one, or ``credentials`` a vendor API hands out."""
+        if credentials is None:
+            username, password = username or self.username, password or self.password
+        auth = Authenticator(
+            transport,
+            endpoint=self.name,
+            username=username,
+            password=password,
+            credentials=credentials,
+        )
+        return Exchange(self.url, self.name, transport, auth)
+
+    def client(self, stop: Cancellation | None = None) -> RegistryClient:
+        """A distribution client for this endpoint (no provider differences)."""
+        return RegistryClient(self.exchange(self.transport(stop)))
 
 
 def registry_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:
@@ -118,7 +149,6 @@ class RegistryHook(BaseHook):
     default_conn_name = "registry_default"
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
-    client_class: ClassVar[type[RegistryClient]] = RegistryClient
 
     def __init__(self, registry_conn_id: str = default_conn_name) -> None:
         super().__init__()
@@ -179,15 +209,7 @@ class RegistryHook(BaseHook):
         self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
     ) -> SourceRegistry:
         """Build the client; a provider with its own API or credentials overrides this."""
-        return self.client_class(
-            endpoint.url,
-            username=endpoint.username,
-            password=endpoint.password,
-            verify=endpoint.verify,
-            ca_bundle=endpoint.ca_bundle,
-            name=endpoint.name,
-            stop=stop,
-        )
+        return endpoint.client(stop)
 
     def get_conn(self) -> SourceRegistry:
         """Airflow's generic accessor; the same as :meth:`get_client`."""

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from regrep.hooks.base import ConnectionConfigError, registry_url
+from regrep.hooks.base import registry_url
 from regrep.provider_info import CONNECTION_TYPES
+from regrep.registry.errors import ConnectionConfigError
 
 REGREP_SUFFIX = " (regrep)"
 TYPE_LABELS = {

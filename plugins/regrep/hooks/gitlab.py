@@ -1,123 +1,12 @@
-"""GitLab's container registry: listing through the GitLab API, per project.
-
-GitLab's registry has no catalog for its users, and issues its JWTs from the GitLab
-instance (``/jwt/auth``, the realm of its challenge), which the shared token flow
-handles. Repositories and tags come from the GitLab REST API v4 (docs.gitlab.com
-"Container registry API"): ``GET /projects/:id/registry/repositories`` and
-``GET /projects/:id/registry/repositories/:repository_id/tags``, paged with ``per_page``
-(at most 100) and a ``Link`` header. The projects are the connection's ``projects`` (paths
-or ids), else every project the token's user is a member of (``GET /projects?membership=
-true``). The API takes the access token given as the password as a bearer token. Its base
-is the ``api_url`` extra, else the instance issuing the registry's tokens, as Harbor's
-adapter finds it.
-"""
+"""GitLab container registry connections, listed through the GitLab API
+(:mod:`regrep.vendors.gitlab_api`)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
-from urllib.parse import quote, urlsplit
-
-from regrep.hooks.api import VendorAPI, bearer_authorization
-from regrep.hooks.base import ConnectionConfigError, RegistryEndpoint, RegistryHook, parse_list
-from regrep.registry import RegistryClient
-from regrep.registry.auth import parse_challenges
+from regrep.hooks.base import RegistryEndpoint, RegistryHook, parse_list
 from regrep.registry.cancellation import Cancellation
-from regrep.registry.client import DEFAULT_PAGE_SIZE
-from regrep.registry.errors import NotFound
-
-API_PAGE_SIZE = 100
-
-
-class GitlabClient(RegistryClient):
-    """A GitLab registry, listed through the GitLab API of ``api_url`` (found if None)."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        api_url: str | None = None,
-        projects: Sequence[str] = (),
-        password: str | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(url, password=password, **options)
-        self._api_url = api_url
-        self._token = bearer_authorization(password)
-        self._projects = tuple(projects)
-        self._lock = threading.Lock()
-        self._api: VendorAPI | None = None
-        self._ids: dict[str, tuple[int, int]] = {}  # repository path -> (project, repository)
-
-    def list_repositories(
-        self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
-    ) -> Iterator[str]:
-        """The registry repositories of the projects, each under its full path."""
-        api = self._gitlab()
-        projects: Iterator[Any] | Sequence[str] = self._projects or (
-            project["id"]
-            for project in api.pages(
-                "/projects",
-                target="the projects of the token's user",
-                params={"membership": "true", "simple": "true", "per_page": API_PAGE_SIZE},
-            )
-        )
-        for project in projects:
-            try:
-                for repository in api.pages(
-                    f"/projects/{quote(str(project), safe='')}/registry/repositories",
-                    target=f"the registry repositories of project {project}",
-                    params={"per_page": API_PAGE_SIZE},
-                ):
-                    path = str(repository["path"]).lower()
-                    with self._lock:
-                        self._ids[path] = (repository["project_id"], repository["id"])
-                    yield path
-            except NotFound:
-                continue  # a project without a registry
-
-    def list_tags(self, repository: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
-        """The tags from the GitLab API for a listed repository, else from the registry."""
-        with self._lock:
-            ids = self._ids.get(repository)
-        if ids is None:  # not listed by this client (a copy task): the registry's tag list
-            yield from super().list_tags(repository, page_size=page_size)
-            return
-        project, registry_repository = ids
-        for tag in self._gitlab().pages(
-            f"/projects/{project}/registry/repositories/{registry_repository}/tags",
-            target=f"the tags of {repository}",
-            params={"per_page": API_PAGE_SIZE},
-        ):
-            yield str(tag["name"])
-
-    def _gitlab(self) -> VendorAPI:
-        """The API client, its base found on first use."""
-        with self._lock:
-            if self._api is None:
-                base = self._api_url or self._token_issuer()
-                self._api = VendorAPI(
-                    self._transport,
-                    f"{base.rstrip('/')}/api/v4",
-                    endpoint=self.name,
-                    anonymous=self._token is None,
-                    authorization=lambda: self._token,
-                )
-            return self._api
-
-    def _token_issuer(self) -> str:
-        """The GitLab instance: the origin of the realm the registry's challenge names."""
-        with self._transport.request("GET", f"{self.url}/v2/") as answer:
-            challenge = answer.headers.get("WWW-Authenticate", "")
-        realm = next((c.realm for c in parse_challenges(challenge) if c.realm), None)
-        if realm is None:
-            raise ConnectionConfigError(
-                f"connection {self.name!r}: {self.url} names no token service to find the "
-                "GitLab instance by: set the connection's api_url extra"
-            )
-        parts = urlsplit(realm)
-        return f"{parts.scheme}://{parts.netloc}"
+from regrep.registry.client import RegistryClient
+from regrep.vendors.gitlab_api import GitlabApi
 
 
 class GitlabHook(RegistryHook):
@@ -129,14 +18,13 @@ class GitlabHook(RegistryHook):
     def make_client(
         self, endpoint: RegistryEndpoint, stop: Cancellation | None = None
     ) -> RegistryClient:
-        return GitlabClient(
+        transport = endpoint.transport(stop)
+        api = GitlabApi(
+            transport,
             endpoint.url,
+            endpoint.name,
             api_url=str(endpoint.extra.get("api_url") or "") or None,
             projects=parse_list(endpoint.name, "projects", endpoint.extra.get("projects")),
-            username=endpoint.username,
             password=endpoint.password,
-            verify=endpoint.verify,
-            ca_bundle=endpoint.ca_bundle,
-            name=endpoint.name,
-            stop=stop,
         )
+        return RegistryClient(endpoint.exchange(transport), api.provider())

@@ -32,12 +32,15 @@ from regrep.registry.credentials import CredentialSource
 from regrep.registry.errors import (
     Access,
     DigestMismatch,
+    Forbidden,
     ManifestInvalid,
     NotFound,
     Operation,
     RegistryError,
+    Unauthorized,
 )
 from regrep.registry.exchange import Exchange
+from regrep.registry.provider import DISTRIBUTION, Provider
 from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
 from regrep.registry.upload import BlobUpload
 
@@ -54,8 +57,19 @@ def _manifest_target(repository: str, reference: str) -> str:
 class RegistryClient:
     """A client for one registry endpoint; safe to share between threads."""
 
-    def __init__(
-        self,
+    def __init__(self, exchange: Exchange, provider: Provider = DISTRIBUTION) -> None:
+        """A client over ``exchange`` (the endpoint's transport, credentials and stop),
+        with ``provider``'s differences from the distribution API."""
+        self.exchange, self.provider = exchange, provider
+        self.url, self.name = exchange.url, exchange.name
+        self.host = urlsplit(self.url).netloc
+        self._transport = exchange.transport
+        self._uploads = BlobUploads(exchange)
+        self._no_referrers_api = False  # set once the registry shows it lacks the API
+
+    @classmethod
+    def connect(
+        cls,
         url: str,
         *,
         username: str | None = None,
@@ -67,12 +81,16 @@ class RegistryClient:
         credentials: CredentialSource | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
         stop: Cancellation | None = None,
-    ) -> None:
-        """``credentials`` fetches short-lived registry credentials from a vendor API,
-        instead of ``username``/``password`` (see :mod:`regrep.registry.credentials`).
-        ``policy`` and ``stop`` govern every retry and wait of the client: a stopped
-        task's client stops waiting and breaks off its blob transfers."""
-        self._exchange = Exchange.connect(
+        provider: Provider = DISTRIBUTION,
+    ) -> RegistryClient:
+        """A client for the registry at ``url``.
+
+        ``credentials`` fetches short-lived registry credentials from a vendor API, instead
+        of ``username``/``password`` (see :mod:`regrep.registry.credentials`). ``policy``
+        and ``stop`` govern every retry and wait of the client: a stopped task's client
+        stops waiting and breaks off its blob transfers.
+        """
+        exchange = Exchange.connect(
             url,
             name=name,
             username=username,
@@ -84,11 +102,7 @@ class RegistryClient:
             policy=policy,
             stop=stop,
         )
-        self.url, self.name = self._exchange.url, self._exchange.name
-        self.host = urlsplit(self.url).netloc
-        self._transport = self._exchange.transport
-        self._uploads = BlobUploads(self._exchange)
-        self._no_referrers_api = False  # set once the registry shows it lacks the API
+        return cls(exchange, provider)
 
     @property
     def stop(self) -> Cancellation:
@@ -101,7 +115,11 @@ class RegistryClient:
         return self._transport.policy
 
     def __repr__(self) -> str:
-        return f"RegistryClient({self.url!r}, name={self.name!r})"
+        settings = "".join(f", {key}={value!r}" for key, value in self.provider.settings.items())
+        return (
+            f"RegistryClient({self.url!r}, name={self.name!r}, "
+            f"provider={self.provider.name!r}{settings})"
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -116,29 +134,52 @@ class RegistryClient:
     # -- discovery ---------------------------------------------------------------------
 
     def ping(self) -> None:
-        """Check the endpoint speaks the v2 API and accepts our credentials (end-1)."""
+        """Check the endpoint speaks the v2 API and accepts our credentials (end-1), and
+        whatever else the provider checks."""
         op = Operation("GET", "/v2/", "pull", None, "the registry API (/v2/)")
-        self._exchange.send(op, (), ok=(200,)).close()
+        self.exchange.send(op, (), ok=(200,)).close()
+        if self.provider.check is not None:
+            self.provider.check(self)
 
     def list_repositories(
         self, *, page_size: int = DEFAULT_PAGE_SIZE, name_pattern: str = ""
     ) -> Iterator[str]:
-        """Every repository in the catalog, following pagination.
+        """Every repository: the catalog, or the provider's listing.
 
         ``name_pattern`` is the rule's name filter, a hint for registries that cannot list
         everything (Docker Hub, GHCR list per namespace): the catalog ignores it, and the
         caller filters what any client returns.
         """
-        op = Operation("GET", "/v2/_catalog", "list", None, "the catalog")
-        for item in self._exchange.paginate(op, (CATALOG_SCOPE,), "repositories", page_size):
+        if self.provider.list_repositories is not None:
+            return self.provider.list_repositories(self, name_pattern, page_size)
+        return self.catalog(page_size=page_size)
+
+    def catalog(
+        self,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        path: str = "/v2/_catalog",
+        target: str = "the catalog",
+    ) -> Iterator[str]:
+        """The distribution catalog at ``path`` (named ``target`` in errors), page by page."""
+        op = Operation("GET", path, "list", None, target)
+        for item in self.exchange.paginate(op, (CATALOG_SCOPE,), "repositories", page_size):
             yield str(item)
 
     def list_tags(self, repository: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
-        """Every tag of ``repository`` (end-8a/8b); empty if the repository does not exist."""
+        """Every tag of ``repository``; empty if the repository does not exist."""
+        if self.provider.list_tags is not None:
+            return self.provider.list_tags(self, repository)
+        return self.distribution_tags(repository, page_size=page_size)
+
+    def distribution_tags(
+        self, repository: str, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[str]:
+        """The distribution API's tag list (end-8a/8b); empty if the repository is absent."""
         path = f"/v2/{repository}/tags/list"
         op = Operation("GET", path, "pull", repository, f"repository {repository}")
         try:
-            for item in self._exchange.paginate(op, self._pull(repository), "tags", page_size):
+            for item in self.exchange.paginate(op, self._pull(repository), "tags", page_size):
                 yield str(item)
         except NotFound:
             return
@@ -146,9 +187,22 @@ class RegistryClient:
     # -- manifests ---------------------------------------------------------------------
 
     def head_manifest(self, repository: str, reference: str) -> Descriptor | None:
-        """The manifest's descriptor without its body (end-3); None if absent."""
+        """The manifest's descriptor without its body (end-3); None if absent.
+
+        Also None when the registry refuses and the provider says a refusal there means
+        absence (a Harbor project not created yet).
+        """
+        try:
+            return self._head_manifest(repository, reference)
+        except (Unauthorized, Forbidden):
+            absent = self.provider.absent_when_refused
+            if absent is not None and absent(repository):
+                return None
+            raise
+
+    def _head_manifest(self, repository: str, reference: str) -> Descriptor | None:
         op = self._manifest_op("HEAD", repository, reference, "pull")
-        with self._exchange.send(
+        with self.exchange.send(
             op, self._pull(repository), headers={"Accept": MANIFEST_ACCEPT}, ok=(200, 404)
         ) as response:
             if response.status_code == 404:
@@ -166,7 +220,7 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> Manifest:
         """Fetch a manifest by tag or digest (end-3), verifying its bytes against its digest."""
         op = self._manifest_op("GET", repository, reference, "pull")
-        with self._exchange.send(
+        with self.exchange.send(
             op, self._pull(repository), headers={"Accept": MANIFEST_ACCEPT}
         ) as response:
             raw = response.content
@@ -193,7 +247,7 @@ class RegistryClient:
         """
         op = self._manifest_op("PUT", repository, reference, "push")
         try:
-            response = self._exchange.send(
+            response = self.exchange.send(
                 op,
                 self._push(repository),
                 headers={"Content-Type": manifest.media_type},
@@ -214,9 +268,12 @@ class RegistryClient:
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         """Delete a manifest, and with it every tag pointing at it (end-9)."""
+        if self.provider.delete_manifest is not None:
+            self.provider.delete_manifest(repository, digest)
+            return
         op = self._manifest_op("DELETE", repository, digest, "delete")
         scopes = (repository_scope(repository, "delete"),)
-        self._exchange.send(op, scopes, ok=(200, 202)).close()
+        self.exchange.send(op, scopes, ok=(200, 202)).close()
 
     def list_referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
         """The manifests whose ``subject`` is ``digest`` (end-12a), following pagination.
@@ -233,7 +290,7 @@ class RegistryClient:
         headers = {"Accept": OCI_INDEX}
         try:
             entries = list(
-                self._exchange.paginate(op, self._pull(repository), "manifests", None, headers)
+                self.exchange.paginate(op, self._pull(repository), "manifests", None, headers)
             )
         except NotFound as exc:
             # A bare 404 (no OCI error body) is the router not knowing the endpoint. An
@@ -255,18 +312,20 @@ class RegistryClient:
         """The labels an artifact carries, or None when the registry has no labels.
 
         Labels are Harbor's; a plain registry has none, which is different from an artifact
-        without labels. The Harbor client overrides this.
+        without labels.
         """
-        return None
+        labels = self.provider.artifact_labels
+        return None if labels is None else labels(repository, digest)
 
     def untagged_digests(self, repository: str) -> list[str]:
         """The digests of the repository's artifacts that have no tag.
 
         The distribution API lists tags only: a plain registry cannot say which manifests
-        were pushed by digest alone, so this is empty here. The Harbor client overrides it
-        (Harbor's artifact listing shows untagged artifacts, as its replication sees them).
+        were pushed by digest alone, so this is empty unless the provider can (Harbor's
+        artifact listing shows untagged artifacts, as its replication sees them).
         """
-        return []
+        untagged = self.provider.untagged_digests
+        return [] if untagged is None else untagged(repository)
 
     # -- blobs -------------------------------------------------------------------------
 
@@ -276,7 +335,7 @@ class RegistryClient:
         -1 when the blob exists but the registry sent no Content-Length.
         """
         op = self._blob_op("HEAD", repository, digest, "pull")
-        with self._exchange.send(op, self._pull(repository), ok=(200, 404)) as response:
+        with self.exchange.send(op, self._pull(repository), ok=(200, 404)) as response:
             if response.status_code == 404:
                 return None
             length = response.headers.get("Content-Length", "")
@@ -287,7 +346,7 @@ class RegistryClient:
         """Stream a blob (end-2 GET, redirects followed without our credentials)."""
         op = self._blob_op("GET", repository, digest, "pull")
         # identity: the digest covers the stored bytes, not a re-encoding of them.
-        response = self._exchange.send(
+        response = self.exchange.send(
             op, self._pull(repository), headers={"Accept-Encoding": "identity"}, stream=True
         )
         with response:
@@ -348,6 +407,8 @@ class RegistryClient:
 
     def ensure_namespace(self, repository: str) -> None:
         """Create what must exist before pushing; plain distribution needs nothing."""
+        if self.provider.ensure_namespace is not None:
+            self.provider.ensure_namespace(repository)
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -108,6 +108,11 @@ class TlsFailure(ConnectionFailed):
     so it is a configuration problem (scheme, ``verify``, ``ca_bundle``), not a transient."""
 
 
+class ConnectionConfigError(ValueError):
+    """An endpoint's configuration (its Airflow connection) cannot work; the message names
+    the connection and what to set. Not a registry's answer: no retry can help."""
+
+
 class ManifestInvalid(RegistryError):
     """A manifest the client cannot parse or the registry refused as invalid."""
 

@@ -58,7 +58,7 @@ def check_destination(rule: Rule, destination: RegistryHook) -> None:
     Raises :class:`~regrep.hooks.ConnectionConfigError` naming the rule, the connection,
     the role the rule's mode gives it, and the provider's reason.
     """
-    from regrep.hooks.base import ConnectionConfigError  # Airflow: only when planning
+    from regrep.registry.errors import ConnectionConfigError
 
     reason = destination.cannot_push(destination.get_endpoint())
     if reason is not None:

@@ -31,8 +31,7 @@ from sqlalchemy.orm import Session
 from regrep.airflow_api import AirflowApi, ApiError
 from regrep.executions.record import DAG_ID_PREFIX
 from regrep.executions.remote import ExecutionNotFound, stop
-from regrep.hooks.base import ConnectionConfigError
-from regrep.registry.errors import RegistryError
+from regrep.registry.errors import ConnectionConfigError, RegistryError
 from regrep.rules import Rule, RuleError
 from regrep.rules.problems import locate
 from regrep.rules.removal import RuleInUse, RuleNotFound, delete_dag, remove_rule

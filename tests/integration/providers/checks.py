@@ -42,7 +42,7 @@ def copy_into(
     provider's client) with the copy engine, and check it landed whole in ``upstream``,
     the real registry behind the provider's emulator: same manifest digest, every blob."""
     image = push_image(source, repository, tag, layer_sizes=(2048, 70_000))
-    with RegistryClient(source.url, name="source") as plain:
+    with RegistryClient.connect(source.url, name="source") as plain:
         result = copy_resource(plain, destination, repository, tag, repository)
     assert manifest_digest(upstream, repository, tag) == image.digest
     for digest, size in image.blobs.items():
@@ -55,7 +55,7 @@ def replicate(rule: Rule, local: RunningRegistry) -> Plan:
     every planned resource there, as a pull-mode replication does; the plan is returned."""
     with (
         registry_hook(rule.source).get_client() as source,
-        RegistryClient(local.url) as destination,
+        RegistryClient.connect(local.url) as destination,
     ):
         plan = plan_replication(rule, source, destination)
         for resource in plan.resources:

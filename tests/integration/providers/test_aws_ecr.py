@@ -134,7 +134,7 @@ def test_the_region_comes_from_the_registry_url_or_must_be_given(connect: Connec
 
     client = registry_hook("real").get_client()
 
-    assert (client.region, client.host) == (  # type: ignore[attr-defined]
+    assert (client.provider.settings["region"], client.host) == (
         "eu-west-3",
         "123456789012.dkr.ecr.eu-west-3.amazonaws.com",
     )

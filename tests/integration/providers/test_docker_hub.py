@@ -17,7 +17,6 @@ import pytest
 
 from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import ConnectionConfigError, registry_hook
-from regrep.hooks.docker_hub import DockerHubClient
 from regrep.operators.clients import rule_clients
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
@@ -73,7 +72,7 @@ def test_docker_hub_names_mean_its_registry(host: str, monkeypatch: pytest.Monke
 
     client = registry_hook("hub").get_client()
 
-    assert isinstance(client, DockerHubClient)
+    assert client.provider.name == "Docker Hub"
     assert client.url == "https://registry-1.docker.io"
 
 
@@ -113,7 +112,7 @@ def test_an_account_lists_its_own_namespace_with_a_hub_token(
     _connect(connect, hub, user="alice")
     rule = Rule(name="mine", source="hub", destination="local")
 
-    with registry_hook("hub").get_client() as source, RegistryClient(registry.url) as local:
+    with registry_hook("hub").get_client() as source, RegistryClient.connect(registry.url) as local:
         plan = plan_replication(rule, source, local)
 
     assert [r.label for r in plan.resources] == ["alice/app:1.0", "alice/secret:2.0"]
@@ -160,7 +159,7 @@ def test_a_spent_pull_limit_is_left_to_airflow_retries(
 
     with (
         registry_hook("hub").get_client() as source,
-        RegistryClient(registry.url) as local,
+        RegistryClient.connect(registry.url) as local,
         pytest.raises(RateLimited) as limited,
     ):
         copy_resource(source, local, "library/alpine", "1", "library/alpine")
@@ -197,7 +196,7 @@ def test_a_list_of_namespaces_with_spaces_asks_for_each_namespace_trimmed(
         name="some", source="hub", destination="local", filters=Filters(name="{library, acme}/*")
     )
 
-    with registry_hook("hub").get_client() as source, RegistryClient(registry.url) as local:
+    with registry_hook("hub").get_client() as source, RegistryClient.connect(registry.url) as local:
         plan = plan_replication(rule, source, local)
 
     assert [r.label for r in plan.resources] == ["acme/tool:2", "library/alpine:1"]

@@ -15,11 +15,13 @@ import pytest
 
 from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import registry_hook
-from regrep.hooks.harbor import HarborClient, HarborHook
+from regrep.hooks.harbor import HarborHook
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.registry.errors import Forbidden
+from regrep.registry.exchange import Exchange
 from regrep.rules import Filters, LabelFilter, Rule, TagFilter
+from regrep.vendors.harbor_api import harbor_registry
 from tests.integration.providers.checks import assert_masked, assert_pulled, copy_into, replicate
 from tests.integration.providers.conftest import Connect
 from tests.support.images import manifest_digest, push_image
@@ -88,7 +90,7 @@ def test_pull_lists_projects_and_repositories_through_the_api(
     rule = Rule(name="pull", source="harbor", destination="local", filters=Filters(name="**"))
 
     with registry_hook("harbor").get_client() as source:
-        assert isinstance(source, HarborClient)
+        assert source.provider.name == "Harbor"
     plan = replicate(rule, registry)
 
     assert [r.label for r in plan.resources] == [
@@ -110,7 +112,7 @@ def test_anonymous_access_lists_public_projects_only(harbor: HarborEmulator) -> 
     push_image(harbor.upstream, "library/alpine", "3.19")
     push_image(harbor.upstream, "team/app", "1.0")
 
-    with HarborClient(harbor.url, name="anonymous") as client:
+    with harbor_registry(Exchange.connect(harbor.url, name="anonymous"), None, None) as client:
         assert list(client.list_repositories()) == ["library/alpine"]
 
 
@@ -144,7 +146,7 @@ def test_push_without_the_right_to_create_projects_says_so(
 
         with (
             registry_hook("harbor").get_client() as destination,
-            RegistryClient(registry_pair.source.url, name="source") as source,
+            RegistryClient.connect(registry_pair.source.url, name="source") as source,
             pytest.raises(Forbidden) as refused,
         ):
             copy_resource(source, destination, "mirror/app", "1.0", "mirror/app")
@@ -170,7 +172,10 @@ def test_label_filter_reads_harbor_labels(
         filters=Filters(name="team/**", labels=LabelFilter(include=("prod",))),
     )
 
-    with registry_hook("harbor").get_client() as source, RegistryClient(registry.url) as local:
+    with (
+        registry_hook("harbor").get_client() as source,
+        RegistryClient.connect(registry.url) as local,
+    ):
         plan = plan_replication(rule, source, local)
 
     assert [r.label for r in plan.resources] == ["team/tools/cli:1.0"]
@@ -181,7 +186,10 @@ def test_label_filter_reads_harbor_labels(
 
 def _planned(rule: Rule, local: RunningRegistry) -> tuple[list[str], list[str]]:
     """The labels of what ``rule`` would copy from ``harbor`` and what is unchanged."""
-    with registry_hook(rule.source).get_client() as source, RegistryClient(local.url) as dst:
+    with (
+        registry_hook(rule.source).get_client() as source,
+        RegistryClient.connect(local.url) as dst,
+    ):
         plan = plan_replication(rule, source, dst)
     return [r.label for r in plan.resources], [r.label for r in plan.unchanged]
 
@@ -240,7 +248,7 @@ def test_an_untagged_artifact_is_copied_by_digest_and_then_unchanged(
     assert [r.tag for r in plan.resources] == ["1.0", None]
     assert manifest_digest(registry, "team/app", untagged.digest) == untagged.digest
     assert manifest_digest(registry, "team/app", "1.0") == tagged.digest
-    with RegistryClient(registry.url) as local:
+    with RegistryClient.connect(registry.url) as local:
         assert list(local.list_tags("team/app")) == ["1.0"]  # no tag made up for it
     assert _planned(rule, registry) == ([], ["team/app:1.0", f"team/app@{untagged.digest}"])
 

@@ -168,7 +168,7 @@ def test_a_chart_keeps_its_digest_whichever_way_it_goes(
     _connect(connect, repository)
     rule = Rule(name="charts", source="charts", destination="local", filters=Filters(name="web"))
 
-    with RegistryClient(registry.url) as local:
+    with RegistryClient.connect(registry.url) as local:
         with registry_hook("charts").get_client() as first:
             for resource in plan_replication(rule, first, local).resources:
                 copy_resource(

@@ -49,7 +49,10 @@ def test_a_robot_lists_its_organisation_page_by_page(
     _connect(connect, quay, api_token=API_TOKEN)
     rule = Rule(name="quay", source="quay", destination="local")
 
-    with registry_hook("quay").get_client() as source, RegistryClient(registry.url) as local:
+    with (
+        registry_hook("quay").get_client() as source,
+        RegistryClient.connect(registry.url) as local,
+    ):
         plan = plan_replication(rule, source, local)
 
     assert [r.label for r in plan.resources] == ["acme/api:1", "acme/internal:1", "acme/web:1"]

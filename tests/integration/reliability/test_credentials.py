@@ -61,10 +61,10 @@ def test_tokens_expiring_mid_copy_are_renewed_at_both_ends(
         source_proxy.slow("GET", rf"/blobs/{large}", rate=MIB)
 
         with (
-            RegistryClient(
+            RegistryClient.connect(
                 source_proxy.url, username=source.username, password=source.password, name="src"
             ) as src,
-            RegistryClient(
+            RegistryClient.connect(
                 destination_proxy.url,
                 username=destination.username,
                 password=destination.password,
@@ -94,7 +94,7 @@ def test_concurrent_first_requests_all_learn_basic_auth(
     registry = htpasswd_registry
 
     with (
-        RegistryClient(
+        RegistryClient.connect(
             registry.url, username=registry.username, password=registry.password, name="src"
         ) as client,
         ThreadPoolExecutor(len(repositories)) as pool,

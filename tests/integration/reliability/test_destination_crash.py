@@ -40,8 +40,8 @@ def test_killed_mid_blob_then_restarted_the_next_copy_completes(
 
     def replicate() -> str:
         with (
-            RegistryClient(faulty_pair.source.url, name="src") as source,
-            RegistryClient(faulty_pair.destination.url, name="dst") as destination,
+            RegistryClient.connect(faulty_pair.source.url, name="src") as source,
+            RegistryClient.connect(faulty_pair.destination.url, name="dst") as destination,
         ):
             return copy_resource(source, destination, "apps/big", "1.0", "apps/big").digest
 

@@ -103,12 +103,12 @@ def test_sigterm_abandons_the_blobs_in_flight_and_tags_nothing(
     ):
         stop = Cancellation()  # the task's: its clients are built with it
         if slowness == "slow source":
-            source, transfer = RegistryClient(slow_url, name="src", stop=stop), Transfer()
+            source, transfer = RegistryClient.connect(slow_url, name="src", stop=stop), Transfer()
         else:  # a fast source paced by regrep's limiter, sending PATCHes of 1 MiB
             limit = Bandwidth(256 * KIB)
-            source = RegistryClient(src.url, name="src", stop=stop)
+            source = RegistryClient.connect(src.url, name="src", stop=stop)
             transfer = Transfer(bandwidth=limit, chunk_size=MIB)
-        destination = RegistryClient(dst.url, name="dst", stop=stop)
+        destination = RegistryClient.connect(dst.url, name="dst", stop=stop)
         sent = terminate_after(2.0)
         with (
             pytest.raises(CopyStopped, match="terminated"),
@@ -143,8 +143,8 @@ def test_a_copy_stopped_before_its_blobs_pushes_nothing(registry_pair: RegistryP
     stop.cancel("stopped by the test")
     with pytest.raises(CopyStopped, match="stopped by the test"):
         copy_resource(
-            RegistryClient(src.url, name="src", stop=stop),
-            RegistryClient(dst.url, name="dst", stop=stop),
+            RegistryClient.connect(src.url, name="src", stop=stop),
+            RegistryClient.connect(dst.url, name="dst", stop=stop),
             "apps/small",
             "1",
             "apps/small",
@@ -205,8 +205,8 @@ def test_a_stop_breaks_off_an_upload_the_destination_stopped_reading(
             stop_on_termination(stop, log, what="apps/big:1"),
         ):
             copy_resource(
-                RegistryClient(faulty_pair.source.url, name="src", stop=stop),
-                RegistryClient(faulty_pair.destination.url, name="dst", stop=stop),
+                RegistryClient.connect(faulty_pair.source.url, name="src", stop=stop),
+                RegistryClient.connect(faulty_pair.destination.url, name="dst", stop=stop),
                 "apps/big",
                 "1",
                 "apps/big",

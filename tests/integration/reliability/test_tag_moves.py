@@ -32,8 +32,8 @@ KINDS: dict[str, Push] = {
 
 def replicate(pair: FaultyPair) -> CopyResult:
     with (
-        RegistryClient(pair.source.url, name="src") as source,
-        RegistryClient(pair.destination.url, name="dst") as destination,
+        RegistryClient.connect(pair.source.url, name="src") as source,
+        RegistryClient.connect(pair.destination.url, name="dst") as destination,
     ):
         return copy_resource(source, destination, "apps/web", "1.0", "apps/web")
 
@@ -70,8 +70,8 @@ def test_a_tag_moved_between_plan_and_copy_copies_the_new_image_whole(
     planned_image = push_image(source, "apps/web", "1.0", seed="planned")
     rule = Rule.model_validate({"name": "mirror", "source": "src", "destination": "dst"})
     with (
-        RegistryClient(faulty_pair.source.url, name="src") as src,
-        RegistryClient(faulty_pair.destination.url, name="dst") as dst,
+        RegistryClient.connect(faulty_pair.source.url, name="src") as src,
+        RegistryClient.connect(faulty_pair.destination.url, name="dst") as dst,
     ):
         [planned] = plan_replication(rule, src, dst).resources
     moved = push_image(source, "apps/web", "1.0", seed="moved", layer_sizes=(512, 8192))

@@ -32,8 +32,8 @@ log = logging.getLogger("regrep.test.copy")
 
 def replicate(pair: FaultyPair, *, timeout: float = 60.0) -> CopyResult:
     with (
-        RegistryClient(pair.source.url, name="src", timeout=timeout) as source,
-        RegistryClient(pair.destination.url, name="dst", timeout=timeout) as destination,
+        RegistryClient.connect(pair.source.url, name="src", timeout=timeout) as source,
+        RegistryClient.connect(pair.destination.url, name="dst", timeout=timeout) as destination,
     ):
         return copy_resource(source, destination, "apps/web", "1.0", "apps/web", log=log)
 

@@ -8,7 +8,7 @@ milliseconds), ``GET /namespace`` (GetNamespaceList), ``GET /namespace/<name>``
 ``Page``/``PageSize``, at most 100 a page, ``{"data": {"page", "pageSize", "total",
 "repos"}}``); errors are ``{"code", "message", "requestId"}``. Requests must carry an ROA
 signature (``Authorization: acs <AccessKeyId>:<signature>``), checked for its key id and
-recomputed with the secret by ``regrep.hooks.signing.sign_aliyun_roa`` (whose layout the unit
+recomputed with the secret by ``regrep.vendors.signing.sign_aliyun_roa`` (whose layout the unit
 tests hold to the documented string to sign). More than ``max_qps`` requests in a second
 get ``Throttling.User``, as Alibaba Cloud's flow control answers.
 
@@ -28,7 +28,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Unpack
 
-from regrep.hooks.signing import sign_aliyun_roa
+from regrep.vendors.signing import sign_aliyun_roa
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     Grant,

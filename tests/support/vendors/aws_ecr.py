@@ -11,7 +11,7 @@ The API follows the ECR API Reference (AWS JSON 1.1: ``POST /`` with
 
 Signatures are checked for their shape (``AWS4-HMAC-SHA256 Credential=<key id>/<date>/
 <region>/ecr/aws4_request, SignedHeaders=..., Signature=...``), the key id and the region,
-then recomputed with the secret by ``regrep.hooks.signing.sign_aws_v4``, whose output the
+then recomputed with the secret by ``regrep.vendors.signing.sign_aws_v4``, whose output the
 unit tests hold to AWS's published example.
 
 The registry takes ``AWS`` + the token's password as basic credentials (Docker's ``docker
@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from regrep.hooks.signing import sign_aws_v4
+from regrep.vendors.signing import sign_aws_v4
 from tests.support.registries import RunningRegistry
 from tests.support.vendors.base import (
     BasicGate,

@@ -28,7 +28,7 @@ emulator subclasses :class:`Emulator`, which stops its servers (also as a contex
 when accounts log in to a token-flow registry with basic credentials, and
 :class:`TemporaryLoginEmulator` when a signed API trades access keys for temporary registry
 logins. :func:`token_realm` serves a token realm and gives the gate sending clients there;
-:func:`signature_matches` recomputes a vendor signature with ``regrep.hooks.signing``.
+:func:`signature_matches` recomputes a vendor signature with ``regrep.vendors.signing``.
 
 Every request is recorded (``server.requests``, filtered with :meth:`VendorServer.calls`),
 so a test can assert what the client sent: paging parameters, signatures, token fetches,
@@ -410,7 +410,7 @@ def token_realm(
 
 # -- signatures -----------------------------------------------------------------------------
 
-# One of regrep.hooks.signing's signers: (method, url, headers, body, *, ..., now) -> headers.
+# One of regrep.vendors.signing's signers: (method, url, headers, body, *, ..., now) -> headers.
 Signer = Callable[..., Mapping[str, str]]
 
 

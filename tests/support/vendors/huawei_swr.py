@@ -7,7 +7,7 @@ with ``X-Swr-Dockerlogin`` and ``X-Swr-Expireat`` headers), ``GET /v2/manage/rep
 ``Content-Range: <first>-<last>/<total>``) and ``POST /v2/manage/namespaces``
 (CreateNamespace ``{"namespace"}``: 201, or 409 when it exists). Requests carry an APIG
 AK/SK signature (``SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=...`` and
-``X-Sdk-Date``), recomputed with the SK by ``regrep.hooks.signing.sign_huawei`` (held by the
+``X-Sdk-Date``), recomputed with the SK by ``regrep.vendors.signing.sign_huawei`` (held by the
 unit tests to Huawei's published example); a bad one gets APIG's 401 ``APIGW.0301``
 ``{"error_code", "error_msg"}``.
 
@@ -23,7 +23,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from regrep.hooks.signing import sign_huawei
+from regrep.vendors.signing import sign_huawei
 from tests.support.vendors.base import (
     Grant,
     Request,

@@ -2,7 +2,7 @@
 
 Cloud APIs (ECR, Alibaba CR, Huawei SWR, Azure's token services) answer with a JSON body
 carrying an error code and message, and often put "access denied" or "throttled" behind a
-400. :class:`CodedErrors` is a :data:`regrep.hooks.api.ErrorReader` that reads the code,
+400. :class:`CodedErrors` is a :data:`regrep.vendors.vendor_api.ErrorReader` that reads the code,
 maps it to the typed error (by the vendor's documented codes first, the status second) and
 words the message like the registry's own (``bad credentials for endpoint X``, ``no
 permission to ...``), so ``test_connection`` and the operators treat a vendor API failure
@@ -39,7 +39,7 @@ _MESSAGE_LIMIT = 300
 
 
 @dataclass(frozen=True)
-class ApiError:
+class VendorRefusal:
     """What a vendor said when refusing: its error code and message (either may be empty)."""
 
     code: str
@@ -48,21 +48,21 @@ class ApiError:
 
 def json_error(
     code_keys: Collection[str], message_keys: Collection[str]
-) -> Callable[[requests.Response], ApiError]:
+) -> Callable[[requests.Response], VendorRefusal]:
     """Read a JSON error body's code and message under the first of ``code_keys`` /
     ``message_keys`` present (vendors disagree on the names)."""
 
-    def parse(response: requests.Response) -> ApiError:
+    def parse(response: requests.Response) -> VendorRefusal:
         try:
             body: Any = response.json()
         except ValueError:
-            return ApiError("", response.text[:_MESSAGE_LIMIT].strip())
+            return VendorRefusal("", response.text[:_MESSAGE_LIMIT].strip())
         if not isinstance(body, dict):
-            return ApiError("", "")
+            return VendorRefusal("", "")
         code = next((str(body[k]) for k in code_keys if body.get(k)), "")
         message = next((str(body[k]) for k in message_keys if body.get(k)), "")
         # AWS qualifies codes ("com.amazon.coral.service#UnrecognizedClientException").
-        return ApiError(code.rpartition("#")[2], message[:_MESSAGE_LIMIT])
+        return VendorRefusal(code.rpartition("#")[2], message[:_MESSAGE_LIMIT])
 
     return parse
 
@@ -78,7 +78,7 @@ class CodedErrors:
         self,
         vendor: str,
         endpoint: str,
-        parse: Callable[[requests.Response], ApiError],
+        parse: Callable[[requests.Response], VendorRefusal],
         kinds: Mapping[str, type[RegistryError]] | None = None,
     ) -> None:
         self.vendor = vendor
