@@ -6,7 +6,7 @@ so that pushing 5,000 of them takes seconds. Then:
 
 1. **planning**, in this process with the rule's own code (:func:`plan_replication`):
    seconds, registry requests (both access logs), and what the plan hands Airflow: how many
-   copy task instances (:mod:`regrep.fanout` batches above 256) and the XCom's size;
+   copy task instances (:mod:`regrep.tasks.fanout` batches above 256) and the XCom's size;
 2. **skopeo sync** of the same tags into a fresh registry, for the same measures;
 3. **a full run** through a real deployment (LocalExecutor, PostgreSQL): trigger to end,
    copy task instances and their states, every tag checked at the destination;
@@ -32,10 +32,10 @@ import yaml
 from bench_end_to_end import run_rule
 from common import print_machine, timed
 
-from regrep.fanout import MAX_COPY_TASKS, copy_entries
 from regrep.planning import plan_replication
 from regrep.registry import RegistryClient
 from regrep.rules import Rule
+from regrep.tasks.fanout import MAX_COPY_TASKS, copy_entries
 from tests.support.airflow_deployment import start_deployment
 from tests.support.images import OCI_MANIFEST, list_tags
 from tests.support.registries import RunningRegistry, start_registry

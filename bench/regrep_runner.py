@@ -37,7 +37,7 @@ from regrep.engine.seeding import seed_shared_blobs
 from regrep.engine.transfer import Transfer
 from regrep.registry import RegistryClient
 
-MOUNT_CANDIDATES = 2  # as regrep.operators.plan, which imports Airflow
+MOUNT_CANDIDATES = 2  # as regrep.tasks.plan_task, which imports Airflow
 log = logging.getLogger("regrep.bench")
 
 

@@ -32,14 +32,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset, get_current_context, get_parsing_context, task
-from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
 from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.executions.record import (
@@ -49,8 +46,9 @@ from regrep.executions.record import (
     PLAN_TASK,
     SUMMARY_TASK,
 )
-from regrep.planning.image_events import asset_name, asset_uri
 from regrep.rules import Rule, RuleError, load_rule_files, modes, rule_files, rules_dir
+from regrep.tasks.assets import source_asset
+from regrep.tasks.data_task import data_task
 
 log = logging.getLogger(__name__)
 
@@ -58,55 +56,12 @@ START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 INVALID_TAG = "regrep-invalid"
 # ``resource`` is the mapped argument, so the label is known before the task even starts:
 # ``repo:tag``, or ``repo@sha256:...`` for an untagged artifact (Resource.label); a batch
-# (see regrep.fanout) says how many more resources it copies.
+# (see regrep.tasks.fanout) says how many more resources it copies.
 MAP_INDEX_TEMPLATE = (
     "{% set resource = task.op_kwargs.resource %}{{ resource.source_repository }}"
     "{% if resource.tag %}:{{ resource.tag }}{% else %}@{{ resource.digest }}{% endif %}"
     "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more }} more){% endif %}"
 )
-
-
-class DataTaskOperator(DecoratedOperator, PythonOperator):
-    """``@task``'s operator with no template fields: its arguments are data, never Jinja.
-
-    A task whose template fields are empty sends Airflow no rendered fields when it starts,
-    which spares a metadata-database write (and its ``DELETE`` of old records) on every task
-    start. The copy's arguments come from the plan's XCom, which Airflow does not render
-    anyway; the UI's *Rendered Template* tab shows nothing for these tasks, the map index
-    label still shows each copy's resource. Built as Airflow documents custom ``@task``
-    decorators (the SDK's ``DecoratedOperator`` over ``PythonOperator``, both public), not on
-    the standard provider's private ``@task`` operator.
-    """
-
-    template_fields: Sequence[str] = ()
-    template_fields_renderers: ClassVar[dict[str, str]] = {}
-    custom_operator_name: str = "@task"
-
-    def __init__(
-        self,
-        *,
-        python_callable: Callable[..., Any],
-        op_args: Collection[Any] | None = None,
-        op_kwargs: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            # PythonOperator, after DecoratedOperator in the MRO, takes the callable too.
-            kwargs_to_upstream={
-                "python_callable": python_callable,
-                "op_args": op_args,
-                "op_kwargs": op_kwargs,
-            },
-            python_callable=python_callable,
-            op_args=op_args,
-            op_kwargs=op_kwargs,
-            **kwargs,
-        )
-
-
-def data_task(**kwargs: Any) -> TaskDecorator:
-    """``@task(**kwargs)`` built on :class:`DataTaskOperator`."""
-    return task_decorator_factory(decorated_operator_class=DataTaskOperator, **kwargs)
 
 
 def build_dags(default_rules_dir: Path) -> dict[str, DAG]:
@@ -170,7 +125,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
         # the resources itself, so Airflow's "Returned value was" line is left out.
         @data_task(task_id=PLAN_TASK, inlets=schedule_assets(rule), show_return_value_in_logs=False)
         def plan() -> list[dict[str, Any]]:
-            from regrep.operators.plan import plan_task
+            from regrep.tasks.plan_task import plan_task
 
             return plan_task(rule, get_current_context())
 
@@ -181,7 +136,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
             seeded: dict[str, str],
             more: int,
         ) -> dict[str, Any] | list[dict[str, Any]]:
-            from regrep.operators.copy_task import copy as run_copy
+            from regrep.tasks.copy_task import copy as run_copy
 
             return run_copy(
                 rule, {"resource": resource, "mount_from": mount_from, "seeded": seeded}, more
@@ -189,7 +144,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
 
         @data_task(task_id=DELETE_TASK)
         def delete() -> list[dict[str, str]]:
-            from regrep.operators.delete import delete as run_delete
+            from regrep.tasks.delete_task import delete as run_delete
 
             ti = get_current_context()["ti"]
             return run_delete(rule, ti.xcom_pull(task_ids=PLAN_TASK, key=DELETIONS_KEY) or [])
@@ -198,7 +153,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
         # own, eleven more writes before the run can end.
         @data_task(task_id=SUMMARY_TASK, trigger_rule="all_done", retries=0, multiple_outputs=False)
         def summary() -> dict[str, Any]:
-            from regrep.operators.summary import summary_task
+            from regrep.tasks.summary_task import summary_task
 
             # Everything is pulled, not passed: after a failed plan there is nothing to
             # pass, and the summary must still run to fail the DAG run with a clear message.
@@ -229,11 +184,6 @@ def schedule(rule: Rule) -> str | list[Asset] | None:
 def schedule_assets(rule: Rule) -> list[Asset]:
     """The assets an event-based rule runs on: its source's; none for other triggers."""
     return [source_asset(rule.source)] if rule.trigger.type == "event_based" else []
-
-
-def source_asset(conn_id: str) -> Asset:
-    """The asset that stands for "content changed at this source endpoint"."""
-    return Asset(name=asset_name(conn_id), uri=asset_uri(conn_id))
 
 
 def rule_doc(rule: Rule, path: Path) -> str:

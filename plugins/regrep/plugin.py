@@ -37,7 +37,7 @@ REPLICATION_VIEW = {
 PRELOADED = (
     # What the DAG file and a copy task import.
     "regrep.dag_factory",
-    "regrep.operators.copy_task",
+    "regrep.tasks.copy_task",
     # Airflow's task side, which the scheduler never imports itself: a LocalExecutor worker
     # imports the supervisor when it runs its first task, a task process the rest.
     "airflow.sdk.execution_time.supervisor",

@@ -1,12 +1,12 @@
-"""How a plan's resources fan out over copy task instances (:mod:`regrep.fanout`)."""
+"""How a plan's resources fan out over copy task instances (:mod:`regrep.tasks.fanout`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from regrep.fanout import MIN_BATCH, copy_entries
 from regrep.planning import Plan, Resource
+from regrep.tasks.fanout import MIN_BATCH, copy_entries
 
 
 def plan_of(count: int) -> Plan:

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from regrep.engine.blob_copy import BlobCopier
 from regrep.engine.sizes import human_size
 from regrep.engine.transfer import Transfer
-from regrep.oci.manifests import MANIFEST_SIZE_GUARANTEED, SCHEMA1_TYPES, Descriptor, Manifest
+from regrep.oci.manifests import (
+    MANIFEST_SIZE_GUARANTEED,
+    SCHEMA1_TYPES,
+    Descriptor,
+    Manifest,
+    distributable_blobs,
+)
 from regrep.registry.errors import ManifestInvalid, RegistryError
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.registry.retry import retry
@@ -187,18 +193,12 @@ class ContentCopier:
 
     def blobs_of(self, manifests: Sequence[Manifest]) -> list[Descriptor]:
         """Every distributable blob of ``manifests``, each digest once."""
-        unique: dict[str, Descriptor] = {}
-        for manifest in manifests:
-            for blob in manifest.blobs:
-                if blob.urls:
-                    # Foreign layers (Windows base layers...) are fetched by clients from
-                    # their urls; registries do not hold them and refuse them by policy.
-                    self.log.info(
-                        "skipping foreign layer %s (%s): non-distributable, served from %s",
-                        blob.digest,
-                        human_size(blob.size),
-                        ", ".join(blob.urls),
-                    )
-                    continue
-                unique.setdefault(blob.digest, blob)
-        return list(unique.values())
+        foreign = {blob.digest: blob for m in manifests for blob in m.blobs if blob.urls}
+        for blob in foreign.values():
+            self.log.info(
+                "skipping foreign layer %s (%s): non-distributable, served from %s",
+                blob.digest,
+                human_size(blob.size),
+                ", ".join(blob.urls),
+            )
+        return list(distributable_blobs(manifests).values())

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from regrep.engine.blob_copy import BlobCopier
 from regrep.engine.sizes import human_size, rate
 from regrep.engine.transfer import Transfer
-from regrep.oci.manifests import Descriptor, Manifest
+from regrep.oci.manifests import Descriptor, Manifest, distributable_blobs
 from regrep.oci.platform_filter import select_platforms
 from regrep.registry.errors import RegistryError
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
@@ -127,7 +127,8 @@ def _blobs_of(
 
 
 def _collect(manifest: Manifest, fetch: Callable[[str], Manifest]) -> dict[str, Descriptor]:
-    blobs = {blob.digest: blob for blob in manifest.blobs if not blob.urls}
+    """The distributable blobs of ``manifest`` and of every manifest it contains."""
+    blobs = distributable_blobs([manifest])
     for child in manifest.children:
         blobs.update(_collect(fetch(child.digest), fetch))
     return blobs

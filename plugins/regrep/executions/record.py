@@ -16,7 +16,7 @@ from what its task reported, and its state only fills the gaps:
 A repository the plan refused (a namespace flattening that cannot apply to it) has no copy
 task: it is one failed outcome, named after the repository, with the plan's reason.
 
-A copy instance of a large run copies a batch of resources (:mod:`regrep.fanout`: its first
+A copy instance of a large run copies a batch of resources (:mod:`regrep.tasks.fanout`: its first
 in the mapped list, the rest in the plan's XCom :func:`batch_key`) and returns one result
 per resource; when it fails it leaves the results it has as
 :data:`BATCH_RESULTS_KEY`, so each resource of the batch gets its own outcome.
@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from regrep.engine.sizes import human_size
 
 DAG_ID_PREFIX = "replicate_"  # a rule's DAG is replicate_<rule name>
 PLAN_TASK, COPY_TASK, DELETE_TASK, SUMMARY_TASK = "plan", "copy", "delete", "summary"
@@ -285,8 +287,7 @@ def render(execution: Execution) -> str:
     lines += [
         f"{execution.listed} tag(s) listed, {len(execution.outcomes)} to replicate",
         *(f"{status.replace('_', ' '):<12} {tally[status]:>6}" for status in STATUSES),
-        f"{human_bytes(summary['bytes_copied'])} copied, "
-        f"{summary['blobs_mounted']} blob(s) mounted",
+        f"{human_size(summary['bytes_copied'])} copied, {summary['blobs_mounted']} blob(s) mounted",
         *(f"{o.status.replace('_', ' '):<12} {o.label}: {o.message}" for o in execution.outcomes),
     ]
     return "\n".join(lines)
@@ -312,12 +313,3 @@ def _unplanned(execution: Execution) -> str:
     if state in UNFINISHED and execution.active:
         return f"planning (plan task {state or 'pending'})"
     return f"nothing was replicated: the plan task ended {state or 'without running'}"
-
-
-def human_bytes(count: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    size, unit = float(count), 0
-    while size >= 1024 and unit < len(units) - 1:
-        size, unit = size / 1024, unit + 1
-    return f"{count} B" if unit == 0 else f"{size:.1f} {units[unit]}"

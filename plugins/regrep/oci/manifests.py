@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -363,3 +363,12 @@ def _load(raw: bytes) -> dict[str, Any]:
     if data.get("schemaVersion") not in (1, 2):
         raise ValueError(f"unsupported manifest schemaVersion {data.get('schemaVersion')!r}")
     return data
+
+
+def distributable_blobs(manifests: Iterable[Manifest]) -> dict[str, Descriptor]:
+    """The blobs of ``manifests`` a registry holds, by digest, each once, in order.
+
+    Foreign layers (Windows base layers...) are left out: clients fetch them from their
+    ``urls``, and registries refuse them by policy.
+    """
+    return {blob.digest: blob for m in manifests for blob in m.blobs if not blob.urls}

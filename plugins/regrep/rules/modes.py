@@ -9,21 +9,16 @@ is copied; it lets regrep check more, and say more:
   source does not report its pushes to you;
 - against the connections, when planning: the destination must accept pushes (a Helm chart
   repository or an anonymous Docker Hub never does), and the error names the role the rule
-  gives it;
+  gives it (:func:`destination_role`, used by ``regrep.tasks.rule_clients``);
 - in the DAG's description (:func:`describe`).
 
-Nothing here imports the hooks at module level: the DAG factory uses :func:`describe` while
-Airflow parses DAG files, which must stay cheap.
+Nothing here imports Airflow: the DAG factory uses :func:`describe` while Airflow parses DAG
+files, which must stay cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from regrep.rules import Rule
-
-if TYPE_CHECKING:
-    from regrep.hooks.base import RegistryHook
+from regrep.rules.model import Rule
 
 _DESTINATION_ROLE = {
     "pull": "the local registry of this pull-mode rule",
@@ -52,17 +47,6 @@ def mode_row(rule: Rule) -> str:
     return "not set"
 
 
-def check_destination(rule: Rule, destination: RegistryHook) -> None:
-    """Refuse, before anything is listed, a destination that can never receive content.
-
-    Raises :class:`~regrep.hooks.ConnectionConfigError` naming the rule, the connection,
-    the role the rule's mode gives it, and the provider's reason.
-    """
-    from regrep.registry.errors import ConnectionConfigError
-
-    reason = destination.cannot_push(destination.get_endpoint())
-    if reason is not None:
-        raise ConnectionConfigError(
-            f"rule {rule.name!r}: connection {rule.destination!r} cannot be "
-            f"{_DESTINATION_ROLE[rule.mode]}: {reason}"
-        )
+def destination_role(rule: Rule) -> str:
+    """The role the rule's mode gives its destination, in an error's words."""
+    return _DESTINATION_ROLE[rule.mode]

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from regrep.operators.clients import rule_clients
 from regrep.planning import PLAN_WORKERS, Resource, plan_replication
 from regrep.planning.listing import list_candidates, select_repositories
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.protocols import DestinationRegistry
 from regrep.rules import Rule
+from regrep.tasks.rule_clients import rule_clients
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

@@ -43,7 +43,7 @@ def test_a_failed_resource_fails_its_batch_but_not_its_neighbours(
     connect("src", registry)
     connect("dst", guarded)
     monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "2")
-    monkeypatch.setattr("regrep.fanout.MIN_BATCH", 1)  # batches of 20 would need 40 tags
+    monkeypatch.setattr("regrep.tasks.fanout.MIN_BATCH", 1)  # batches of 20 would need 40 tags
     write_rule("mirror", source="src", destination="dst", retries=0)
 
     run = run_dag("replicate_mirror")

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from regrep.operators.delete import delete
-from regrep.operators.plan import plan
 from regrep.planning.event_scope import Deletion
 from regrep.planning.image_events import ImageEvent
 from regrep.rules import Rule
+from regrep.tasks.delete_task import delete
+from regrep.tasks.plan_task import plan_run
 from tests.integration.airflow.dagruns import Connect, WriteRule, load_dags, run_dag
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair
@@ -50,10 +50,10 @@ def test_an_event_triggered_plan_covers_only_what_the_events_name(
         push_image(source, repository, tag)
     rule = event_rule(filters={"name": "apps/**"})
 
-    one_tag = plan(rule, [ImageEvent("push", "apps/web", "2"), ImageEvent("push", "x/y", "1")])
-    whole_repository = plan(rule, [ImageEvent("push", "apps/web")])
-    everything = plan(rule, [ImageEvent()])
-    by_hand = plan(rule, None)
+    one_tag = plan_run(rule, [ImageEvent("push", "apps/web", "2"), ImageEvent("push", "x/y", "1")])
+    whole_repository = plan_run(rule, [ImageEvent("push", "apps/web")])
+    everything = plan_run(rule, [ImageEvent()])
+    by_hand = plan_run(rule, None)
 
     assert labels(one_tag.copies) == ["apps/web:2"]  # x/y is outside the name filter
     assert labels(whole_repository.copies) == ["apps/web:1", "apps/web:2"]
@@ -66,7 +66,7 @@ def test_an_event_triggered_plan_covers_only_what_the_events_name(
             "apps/web:2",
         ]
     )
-    assert plan(rule, [ImageEvent("push", "apps/gone", "1")]).copies == []
+    assert plan_run(rule, [ImageEvent("push", "apps/gone", "1")]).copies == []
 
 
 def test_deletions_remove_what_the_source_deleted_and_keep_what_changed_since(

@@ -44,7 +44,7 @@ def test_copies_find_referrers_without_listing_the_source_tags(
     connect("dst", destination)
     if batched:
         monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "2")
-        monkeypatch.setattr("regrep.fanout.MIN_BATCH", 1)
+        monkeypatch.setattr("regrep.tasks.fanout.MIN_BATCH", 1)
     write_rule("mirror", source="src", destination="dst", retries=0)
     before = len(source.access_log())  # the pushes above
 

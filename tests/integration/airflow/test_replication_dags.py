@@ -197,7 +197,7 @@ def test_a_plan_longer_than_airflow_can_map_is_copied_in_batches(
     connect("dst", destination)
     images = [push_image(source, "apps/web", tag, layer_sizes=(64,)) for tag in "12345"]
     monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "2")
-    monkeypatch.setattr("regrep.fanout.MIN_BATCH", 1)  # batches of 20 would need 40 tags
+    monkeypatch.setattr("regrep.tasks.fanout.MIN_BATCH", 1)  # batches of 20 would need 40 tags
     write_rule("mirror", source="src", destination="dst", retries=0)
 
     run = run_dag("replicate_mirror")

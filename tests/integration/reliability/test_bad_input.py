@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from regrep.operators.plan import plan
 from regrep.rules import load_rule
+from regrep.tasks.plan_task import plan_run
 from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag
 from tests.integration.reliability.integrity import stored_state
 from tests.support.images import push_image
@@ -51,7 +51,7 @@ class Bench:
 
     def plan_error(self, source: str = "src", destination: str = "dst") -> str:
         path = self.write_rule("mirror", source=source, destination=destination)
-        return failure(lambda: plan(load_rule(path)))
+        return failure(lambda: plan_run(load_rule(path)))
 
 
 def failure(action: Callable[[], object]) -> str:

@@ -31,10 +31,10 @@ from regrep.airflow_api import ApiError
 from regrep.engine.bandwidth import Bandwidth
 from regrep.engine.resource_copy import copy_resource
 from regrep.engine.transfer import Transfer
-from regrep.operators.plan import plan
 from regrep.registry import RegistryClient
 from regrep.registry.cancellation import Cancellation, CopyStopped
 from regrep.rules import Rule
+from regrep.tasks.plan_task import plan_run
 from regrep.tasks.termination import stop_on_termination
 from tests.integration.airflow.dagruns import Connect
 from tests.integration.deployment.conftest import STARTED
@@ -172,7 +172,7 @@ def test_a_stopped_plan_abandons_the_shared_blobs_it_was_seeding(
     with sdk_handler() as sdk_calls, caplog.at_level(logging.INFO):
         sent = terminate_after(2.0)
         with pytest.raises(CopyStopped, match="terminated"):
-            plan(rule)
+            plan_run(rule)
         stopped_after = time.monotonic() - sent[0]
 
     assert stopped_after < 2.0, f"the plan took {stopped_after:.1f} s to stop"
@@ -240,7 +240,7 @@ def test_a_stop_does_not_wait_out_a_retry_after(
     with sdk_handler(), caplog.at_level(logging.WARNING):
         sent = terminate_after(1.0)
         with pytest.raises(CopyStopped, match="terminated"):
-            plan(rule)
+            plan_run(rule)
         stopped_after = time.monotonic() - sent[0]
 
     assert stopped_after < 2.0, f"the plan took {stopped_after:.1f} s to stop"

@@ -12,13 +12,13 @@ from airflow.sdk.exceptions import AirflowFailException
 from regrep.engine.resource_copy import copy_resource
 from regrep.engine.transfer import Transfer
 from regrep.executions.record import BATCH_RESULTS_KEY, PLAN_TASK, batch_key
-from regrep.operators.clients import rule_clients
-from regrep.operators.outcomes import recorded_failure, task_outcome
 from regrep.planning import Resource
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.errors import RegistryError, is_transient
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.rules import Rule
+from regrep.tasks.outcomes import recorded_failure, task_outcome
+from regrep.tasks.rule_clients import rule_clients
 from regrep.tasks.termination import stop_on_termination
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def copy(
     """Copy the resource of ``entry`` (and the ``more`` resources of the rest of its batch,
     read from the plan's XCom): its result.
 
-    An entry is what the plan gave this instance (:mod:`regrep.fanout`): ``resource`` (a
+    An entry is what the plan gave this instance (:mod:`regrep.tasks.fanout`): ``resource`` (a
     :meth:`Resource.to_dict`), ``mount_from`` and ``seeded``. The transfer engine logs each
     blob (existing, mounted or copied, with size and speed) to this module's logger, which
     Airflow routes into the task log. A result is :meth:`CopyResult.to_dict` plus

@@ -19,12 +19,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from regrep.operators.clients import rule_clients
-from regrep.operators.outcomes import recorded_failure, task_outcome
 from regrep.planning.event_scope import Deletion
 from regrep.registry.errors import ConnectionFailed, RateLimited, RegistryError, ServerError
 from regrep.registry.protocols import DestinationRegistry
 from regrep.rules import Rule
+from regrep.tasks.outcomes import recorded_failure, task_outcome
+from regrep.tasks.rule_clients import rule_clients
 
 log = logging.getLogger(__name__)
 

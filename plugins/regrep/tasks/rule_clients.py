@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from regrep.hooks import registry_hook
+from regrep.hooks.base import RegistryHook
 from regrep.registry.cancellation import Cancellation
+from regrep.registry.errors import ConnectionConfigError
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 from regrep.rules import Rule
-from regrep.rules.modes import check_destination
+from regrep.rules.modes import destination_role
 
 
 @contextmanager
@@ -29,3 +31,17 @@ def rule_clients(
         source = stack.enter_context(registry_hook(rule.source).get_client(stop))
         destination = stack.enter_context(destination_hook.get_destination(stop))
         yield source, destination
+
+
+def check_destination(rule: Rule, destination: RegistryHook) -> None:
+    """Refuse, before anything is listed, a destination that can never receive content.
+
+    Raises :class:`~regrep.hooks.ConnectionConfigError` naming the rule, the connection,
+    the role the rule's mode gives it, and the provider's reason.
+    """
+    reason = destination.cannot_push(destination.get_endpoint())
+    if reason is not None:
+        raise ConnectionConfigError(
+            f"rule {rule.name!r}: connection {rule.destination!r} cannot be "
+            f"{destination_role(rule)}: {reason}"
+        )

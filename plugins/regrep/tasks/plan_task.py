@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from airflow.sdk import Asset, Context, conf
+from airflow.sdk import Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.engine.transfer import Transfer
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
-from regrep.fanout import MAX_COPY_TASKS, copy_entries, seed
-from regrep.operators.clients import rule_clients
-from regrep.operators.outcomes import task_outcome
 from regrep.planning import Plan, plan_replication
 from regrep.planning.event_scope import scope_of
-from regrep.planning.image_events import EventError, ImageEvent, asset_name, asset_uri
+from regrep.planning.image_events import EventError, ImageEvent
 from regrep.registry.cancellation import Cancellation
 from regrep.rules import Rule
+from regrep.tasks.assets import source_asset
+from regrep.tasks.fanout import MAX_COPY_TASKS, copy_entries, seed
+from regrep.tasks.outcomes import task_outcome
+from regrep.tasks.rule_clients import rule_clients
 from regrep.tasks.termination import stop_on_termination
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,14 @@ LOGGED_RESOURCES = 200
 
 
 @dataclass(frozen=True)
-class PlannedRun:
+class RunWork:
     """The work of one run: ``copies`` for the mapped copy task, ``counts`` for the summary,
     ``deletions`` (:meth:`Deletion.to_dict`) for the delete task, ``refused`` the
     repositories the rule cannot apply to (:meth:`Refusal.to_dict`), failed in the record.
 
     Each copy is the keyword arguments of one copy task instance (``resource``, a
     :meth:`Resource.to_dict`, ``mount_from``, ``seeded`` and ``more``, how many resources
-    the rest of its batch holds: see :mod:`regrep.fanout`); ``batches`` are those rests by
+    the rest of its batch holds: see :mod:`regrep.tasks.fanout`); ``batches`` are those rests by
     map index; ``counts`` holds ``listed`` and ``unchanged``. Airflow maps only over a
     task's return value, so the task returns the copies and passes the rest as XComs of
     their own (:func:`plan_task`).
@@ -62,16 +63,16 @@ class PlannedRun:
 
 def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
     """The plan task's body: plan this run, push counts and deletions, return the copies."""
-    planned = plan(rule, triggering_events(rule, context))
+    work = plan_run(rule, triggering_events(rule, context))
     ti = context["ti"]
-    ti.xcom_push(COUNTS_KEY, planned.counts)
-    if planned.deletions:
-        ti.xcom_push(DELETIONS_KEY, planned.deletions)
-    if planned.refused:
-        ti.xcom_push(REFUSED_KEY, planned.refused)
-    for index, rest in planned.batches.items():
+    ti.xcom_push(COUNTS_KEY, work.counts)
+    if work.deletions:
+        ti.xcom_push(DELETIONS_KEY, work.deletions)
+    if work.refused:
+        ti.xcom_push(REFUSED_KEY, work.refused)
+    for index, rest in work.batches.items():
         ti.xcom_push(batch_key(index), rest)
-    return planned.copies
+    return work.copies
 
 
 def triggering_events(rule: Rule, context: Context) -> list[ImageEvent] | None:
@@ -111,7 +112,7 @@ def stranded_extras(rule: Rule, context: Context) -> list[dict[str, Any]]:
     inlet is the source's asset) replicates them now; should a later run name them again,
     planning finds them unchanged at the destination and copies nothing twice.
     """
-    asset = Asset(name=asset_name(rule.source), uri=asset_uri(rule.source))
+    asset = source_asset(rule.source)
     run_after = context["dag_run"].run_after
     events = context["inlet_events"][asset].after(run_after.isoformat())
     late = [dict(event.extra) for event in events if event.extra]
@@ -120,7 +121,7 @@ def stranded_extras(rule: Rule, context: Context) -> list[dict[str, Any]]:
     return late
 
 
-def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
+def plan_run(rule: Rule, events: Sequence[ImageEvent] | None = None) -> RunWork:
     """Compare the source with the destination and return the work of this run.
 
     ``events`` are what triggered the run (None: no event did, replicate everything). A
@@ -179,7 +180,7 @@ def plan(rule: Rule, events: Sequence[ImageEvent] | None = None) -> PlannedRun:
         log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
     for refusal in result.refused:
         log.error("not replicated: %s: %s", refusal.label, refusal.message)
-    return PlannedRun(
+    return RunWork(
         copies=copies,
         batches=copy_map.rests,
         counts={"listed": result.listed, "unchanged": len(result.unchanged)},
