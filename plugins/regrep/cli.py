@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import TypeAlias
 
 import requests
 
@@ -147,7 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=API_HELP,
     )
     nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
+    _add_rule_commands(nouns)
+    _add_execution_commands(nouns)
+    _add_endpoint_commands(nouns)
+    return parser
 
+
+Nouns: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``add_subparsers`` returns (argparse documents the object, not its class name)."""
+
+
+def _add_rule_commands(nouns: Nouns) -> None:
     rules = nouns.add_parser("rules", help="work with replication rule files")
     rule_commands = rules.add_subparsers(dest="command", required=True, metavar="ACTION")
     validate = rule_commands.add_parser(
@@ -172,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--rules-dir", type=Path, help="the rules directory")
     delete.set_defaults(handler=_through_api(_delete_rule))
 
+
+def _add_execution_commands(nouns: Nouns) -> None:
     executions = nouns.add_parser("executions", help="see and stop a rule's runs", epilog=API_HELP)
     execution_commands = executions.add_subparsers(dest="command", required=True, metavar="ACTION")
     show = execution_commands.add_parser(
@@ -194,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     stop_parser.add_argument("run_id", metavar="RUN_ID", help="the run to stop")
     stop_parser.set_defaults(handler=_through_api(_stop_execution))
 
+
+def _add_endpoint_commands(nouns: Nouns) -> None:
     endpoints = nouns.add_parser("endpoints", help="work with registry endpoints (connections)")
     endpoint_commands = endpoints.add_subparsers(dest="command", required=True, metavar="ACTION")
     test = endpoint_commands.add_parser(
@@ -206,7 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument("conn_id", metavar="CONN_ID", help="the connection id")
     test.set_defaults(handler=_test_endpoint)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -119,56 +119,66 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
             "retry_delay": timedelta(minutes=rule.retry_delay_minutes),
         },
     ) as dag:
-        # The source's asset is also the plan's inlet, so an event-triggered plan can read
-        # the events Airflow left out of its run (see operators.plan.triggering_events).
-        # Its return value is the copies' arguments (77 KiB for 5,000 tags): the log names
-        # the resources itself, so Airflow's "Returned value was" line is left out.
-        @data_task(task_id=PLAN_TASK, inlets=schedule_assets(rule), show_return_value_in_logs=False)
-        def plan() -> list[dict[str, Any]]:
-            from regrep.tasks.plan_task import plan_task
-
-            return plan_task(rule, get_current_context())
-
-        @data_task(task_id=COPY_TASK, map_index_template=MAP_INDEX_TEMPLATE)
-        def copy(
-            resource: dict[str, Any],
-            mount_from: list[str],
-            seeded: dict[str, str],
-            more: int,
-        ) -> dict[str, Any] | list[dict[str, Any]]:
-            from regrep.tasks.copy_task import copy as run_copy
-
-            return run_copy(
-                rule, {"resource": resource, "mount_from": mount_from, "seeded": seeded}, more
-            )
-
-        @data_task(task_id=DELETE_TASK)
-        def delete() -> list[dict[str, str]]:
-            from regrep.tasks.delete_task import delete as run_delete
-
-            ti = get_current_context()["ti"]
-            return run_delete(rule, ti.xcom_pull(task_ids=PLAN_TASK, key=DELETIONS_KEY) or [])
-
-        # One XCom: a ``dict`` return type would otherwise push each key as an XCom of its
-        # own, eleven more writes before the run can end.
-        @data_task(task_id=SUMMARY_TASK, trigger_rule="all_done", retries=0, multiple_outputs=False)
-        def summary() -> dict[str, Any]:
-            from regrep.tasks.summary_task import summary_task
-
-            # Everything is pulled, not passed: after a failed plan there is nothing to
-            # pass, and the summary must still run to fail the DAG run with a clear message.
-            return summary_task(rule, get_current_context())
-
-        # XComArgs at parse time; ``Any`` because the SDK types a task call by the
-        # callable's own parameter types.
-        planned: Any = plan()
-        work: list[Any] = [copy.expand_kwargs(planned)]
-        if rule.replicate_deletion:
-            deletions: Any = delete()
-            planned >> deletions
-            work.append(deletions)
-        work >> summary()
+        _add_tasks(rule)
     return dag
+
+
+def _add_tasks(rule: Rule) -> None:
+    """``plan`` -> ``copy`` (mapped) [+ ``delete``] -> ``summary``, in the DAG being built.
+
+    The task bodies import their modules when they run: parsing the DAG file loads no
+    registry client.
+    """
+
+    # The source's asset is also the plan's inlet, so an event-triggered plan can read
+    # the events Airflow left out of its run (see operators.plan.triggering_events).
+    # Its return value is the copies' arguments (77 KiB for 5,000 tags): the log names
+    # the resources itself, so Airflow's "Returned value was" line is left out.
+    @data_task(task_id=PLAN_TASK, inlets=schedule_assets(rule), show_return_value_in_logs=False)
+    def plan() -> list[dict[str, Any]]:
+        from regrep.tasks.plan_task import plan_task
+
+        return plan_task(rule, get_current_context())
+
+    @data_task(task_id=COPY_TASK, map_index_template=MAP_INDEX_TEMPLATE)
+    def copy(
+        resource: dict[str, Any],
+        mount_from: list[str],
+        seeded: dict[str, str],
+        more: int,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        from regrep.tasks.copy_task import copy as run_copy
+
+        return run_copy(
+            rule, {"resource": resource, "mount_from": mount_from, "seeded": seeded}, more
+        )
+
+    @data_task(task_id=DELETE_TASK)
+    def delete() -> list[dict[str, str]]:
+        from regrep.tasks.delete_task import delete as run_delete
+
+        ti = get_current_context()["ti"]
+        return run_delete(rule, ti.xcom_pull(task_ids=PLAN_TASK, key=DELETIONS_KEY) or [])
+
+    # One XCom: a ``dict`` return type would otherwise push each key as an XCom of its
+    # own, eleven more writes before the run can end.
+    @data_task(task_id=SUMMARY_TASK, trigger_rule="all_done", retries=0, multiple_outputs=False)
+    def summary() -> dict[str, Any]:
+        from regrep.tasks.summary_task import summary_task
+
+        # Everything is pulled, not passed: after a failed plan there is nothing to
+        # pass, and the summary must still run to fail the DAG run with a clear message.
+        return summary_task(rule, get_current_context())
+
+    # XComArgs at parse time; ``Any`` because the SDK types a task call by the
+    # callable's own parameter types.
+    planned: Any = plan()
+    work: list[Any] = [copy.expand_kwargs(planned)]
+    if rule.replicate_deletion:
+        deletions: Any = delete()
+        planned >> deletions
+        work.append(deletions)
+    work >> summary()
 
 
 def schedule(rule: Rule) -> str | list[Asset] | None:

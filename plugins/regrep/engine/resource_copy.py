@@ -87,14 +87,11 @@ def copy_resource(
     Unchanged when the destination already has the same digest under the reference (no
     blob read); skipped when it has another digest and ``override`` is false, when a
     ``platforms`` filter finds none of its platforms in an index, or when the destination
-    refuses legacy content. ``mount_from`` names other destination repositories that may
-    hold the blobs (the caller knows what it replicated before); ``transfer`` says how blobs
-    travel (:class:`~regrep.engine.transfer.Transfer`). ``source_tags`` is the source
-    repository's tag list, or just the referrer tags the survey may ask about (what a plan
-    hands each resource, :attr:`~regrep.planning.planner.resources.Resource.referrer_tags`): the
+    refuses legacy content. ``mount_from`` names destination repositories that may hold the
+    blobs; ``transfer`` says how blobs travel. ``source_tags`` is the source repository's
+    tag list, or just its referrer tags (what a plan hands each resource): the referrer
     survey then asks only for referrers tags and cosign tags that exist (without it, the
-    list is read once here). Registry errors propagate as the typed errors of
-    :mod:`regrep.registry.errors`.
+    list is read once here). Registry errors propagate as typed errors.
     """
     copier = ContentCopier(
         source,
@@ -107,10 +104,9 @@ def copy_resource(
     )
     run = _ResourceCopy(copier, reference)
     original = copier.fetch(reference)
-    manifest = original if platforms is None else _narrowed(original, platforms, copier)
+    manifest = run.narrowed(original, platforms)
     if manifest is None:
-        assert platforms is not None
-        wanted = ", ".join(platforms.values)
+        wanted = ", ".join(platforms.values if platforms else ())
         return run.finish("skipped", original.digest, f"{run.src} has none of {wanted}: skipped")
     present = run.present(manifest)
     if present is not None and present.digest != manifest.digest and not override:
@@ -124,12 +120,12 @@ def copy_resource(
     else:
         status, message = "unchanged", f"{run.dst} already has {manifest.digest}: unchanged"
     referrers = run.referrers(original, manifest, override, source_tags) if copy_referrers else 0
-    if referrers:
-        if status == "unchanged":
-            message = f"{run.dst} already has {manifest.digest}"
-        status = "copied"
-        message += f"; copied {referrers} referrer(s) (signatures, SBOMs, attestations)"
-    return run.finish(status, manifest.digest, message, referrers)
+    if not referrers:
+        return run.finish(status, manifest.digest, message)
+    if status == "unchanged":
+        message = f"{run.dst} already has {manifest.digest}"
+    message += f"; copied {referrers} referrer(s) (signatures, SBOMs, attestations)"
+    return run.finish("copied", manifest.digest, message, referrers)
 
 
 class _ResourceCopy:
@@ -140,6 +136,12 @@ class _ResourceCopy:
         self.started = time.monotonic()
         self.src = _label(copier.source.name, copier.src_repo, reference)
         self.dst = _label(copier.destination.name, copier.dst_repo, reference)
+
+    def narrowed(self, original: Manifest, platforms: PlatformFilter | None) -> Manifest | None:
+        """What a platform filter leaves of ``original``; None when it has none of them."""
+        if platforms is None:
+            return original
+        return select_platforms(original, platforms.parsed, platforms.result, self.copier.fetch)
 
     def present(self, manifest: Manifest) -> Descriptor | None:
         """What the destination holds under the reference the copy pushes."""
@@ -218,13 +220,6 @@ class _ResourceCopy:
 def _label(endpoint: str, repository: str, reference: str) -> str:
     separator = "@" if is_digest(reference) else ":"
     return f"{endpoint}/{repository}{separator}{reference}"
-
-
-def _narrowed(
-    original: Manifest, platforms: PlatformFilter, copier: ContentCopier
-) -> Manifest | None:
-    """What a platform filter leaves of ``original``; None when it has none of them."""
-    return select_platforms(original, platforms.parsed, platforms.result, copier.fetch)
 
 
 def _held_back(run: _ResourceCopy, present: Descriptor, manifest: Manifest) -> str:

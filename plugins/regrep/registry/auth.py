@@ -97,6 +97,16 @@ def repository_scope(repository: str, *actions: str) -> str:
     return f"repository:{repository}:{','.join(actions)}"
 
 
+def pull_scopes(repository: str) -> tuple[str, ...]:
+    """The token scopes a read of ``repository`` needs."""
+    return (repository_scope(repository, "pull"),)
+
+
+def push_scopes(repository: str) -> tuple[str, ...]:
+    """The token scopes a push into ``repository`` needs."""
+    return (repository_scope(repository, "pull", "push"),)
+
+
 def merge_scopes(*groups: Iterable[str]) -> tuple[str, ...]:
     """Union of scope strings, actions merged per resource, in a canonical order.
 

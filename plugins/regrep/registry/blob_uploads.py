@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from regrep.registry.auth import repository_scope
+from regrep.registry.auth import pull_scopes, push_scopes, repository_scope
 from regrep.registry.errors import (
     Forbidden,
     NotFound,
@@ -39,11 +39,6 @@ class _Progress:
 
     url: str
     offset: int
-
-
-def push_scopes(repository: str) -> tuple[str, ...]:
-    """The token scopes a push into ``repository`` needs."""
-    return (repository_scope(repository, "pull", "push"),)
 
 
 class BlobUploads:
@@ -168,8 +163,7 @@ class BlobUploads:
     def _blob_exists(self, upload: BlobUpload) -> bool:
         path = f"/v2/{upload.repository}/blobs/{upload.digest}"
         op = Operation("HEAD", path, "pull", upload.repository, upload.target)
-        scopes = (repository_scope(upload.repository, "pull"),)
-        with self._exchange.send(op, scopes, ok=(200, 404)) as response:
+        with self._exchange.send(op, pull_scopes(upload.repository), ok=(200, 404)) as response:
             return response.status_code == 200
 
     def _send_pieces(self, upload: BlobUpload, chunks: Iterable[bytes]) -> str:

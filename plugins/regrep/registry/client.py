@@ -14,32 +14,25 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from regrep.oci.manifests import (
-    MANIFEST_ACCEPT,
-    MANIFEST_SIZE_GUARANTEED,
-    MANIFEST_TYPES,
     OCI_INDEX,
     Descriptor,
     Manifest,
-    compute_digest,
-    digested_bytes,
-    is_digest,
 )
-from regrep.registry.auth import repository_scope
-from regrep.registry.blob_uploads import BlobUploads, push_scopes
+from regrep.registry.auth import pull_scopes
+from regrep.registry.blob_uploads import BlobUploads
 from regrep.registry.blobstream import BlobStream
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.credentials import CredentialSource
 from regrep.registry.errors import (
     Access,
-    DigestMismatch,
     Forbidden,
     ManifestInvalid,
     NotFound,
     Operation,
-    RegistryError,
     Unauthorized,
 )
 from regrep.registry.exchange import Exchange
+from regrep.registry.manifest_requests import ManifestRequests
 from regrep.registry.provider import DISTRIBUTION, Provider
 from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
 from regrep.registry.upload import BlobUpload
@@ -48,10 +41,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 1000  # distribution's default catalog.maxentries; others clamp
 CATALOG_SCOPE = "registry:catalog:*"
-
-
-def _manifest_target(repository: str, reference: str) -> str:
-    return f"{repository}@{reference}" if is_digest(reference) else f"{repository}:{reference}"
 
 
 class RegistryClient:
@@ -65,6 +54,7 @@ class RegistryClient:
         self.host = urlsplit(self.url).netloc
         self._transport = exchange.transport
         self._uploads = BlobUploads(exchange)
+        self._manifests = ManifestRequests(exchange)
         self._no_referrers_api = False  # set once the registry shows it lacks the API
 
     @classmethod
@@ -179,7 +169,7 @@ class RegistryClient:
         path = f"/v2/{repository}/tags/list"
         op = Operation("GET", path, "pull", repository, f"repository {repository}")
         try:
-            for item in self.exchange.paginate(op, self._pull(repository), "tags", page_size):
+            for item in self.exchange.paginate(op, pull_scopes(repository), "tags", page_size):
                 yield str(item)
         except NotFound:
             return
@@ -193,87 +183,27 @@ class RegistryClient:
         absence (a Harbor project not created yet).
         """
         try:
-            return self._head_manifest(repository, reference)
+            return self._manifests.head(repository, reference)
         except (Unauthorized, Forbidden):
             absent = self.provider.absent_when_refused
             if absent is not None and absent(repository):
                 return None
             raise
 
-    def _head_manifest(self, repository: str, reference: str) -> Descriptor | None:
-        op = self._manifest_op("HEAD", repository, reference, "pull")
-        with self.exchange.send(
-            op, self._pull(repository), headers={"Accept": MANIFEST_ACCEPT}, ok=(200, 404)
-        ) as response:
-            if response.status_code == 404:
-                return None
-            digest = response.headers.get("Docker-Content-Digest", "")
-            media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-            length = response.headers.get("Content-Length", "")
-        if not is_digest(digest) or media_type not in MANIFEST_TYPES or not length.isdigit():
-            # The header set is a SHOULD; without it only the body tells the truth.
-            return self.get_manifest(repository, reference).descriptor()
-        if is_digest(reference) and digest != reference:
-            raise self._mismatch(repository, reference, digest)
-        return Descriptor(media_type, digest, int(length))
-
     def get_manifest(self, repository: str, reference: str) -> Manifest:
         """Fetch a manifest by tag or digest (end-3), verifying its bytes against its digest."""
-        op = self._manifest_op("GET", repository, reference, "pull")
-        with self.exchange.send(
-            op, self._pull(repository), headers={"Accept": MANIFEST_ACCEPT}
-        ) as response:
-            raw = response.content
-            announced = response.headers.get("Docker-Content-Digest", "")
-            media_type = response.headers.get("Content-Type", "")
-        digested = digested_bytes(raw)
-        for expected in (reference, announced):
-            if is_digest(expected) and compute_digest(digested, like=expected) != expected:
-                raise self._mismatch(repository, reference, compute_digest(digested, like=expected))
-        try:
-            return Manifest.parse(raw, media_type)
-        except ValueError as exc:
-            raise ManifestInvalid(
-                f"{op.target} on endpoint {self.name} is not a valid manifest: {exc}",
-                endpoint=self.name,
-                repository=repository,
-            ) from None
+        return self._manifests.get(repository, reference)
 
     def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> str:
-        """Push the manifest's exact bytes under a tag or digest (end-7); its digest.
-
-        A registry may refuse a manifest over the 4 MiB every registry should accept: the
-        error then says so, with the size, instead of a bare "manifest invalid".
-        """
-        op = self._manifest_op("PUT", repository, reference, "push")
-        try:
-            response = self.exchange.send(
-                op,
-                self._push(repository),
-                headers={"Content-Type": manifest.media_type},
-                data=manifest.raw,
-                ok=(200, 201),
-            )
-        except RegistryError as exc:
-            if exc.status == 413 or (
-                isinstance(exc, ManifestInvalid) and len(manifest.raw) > MANIFEST_SIZE_GUARANTEED
-            ):
-                raise self._too_large(op, manifest, exc) from exc
-            raise
-        with response:
-            stored = response.headers.get("Docker-Content-Digest", "")
-        if is_digest(stored) and stored.startswith("sha256:") and stored != manifest.digest:
-            raise self._mismatch(repository, reference, stored)
-        return manifest.digest
+        """Push the manifest's exact bytes under a tag or digest (end-7); its digest."""
+        return self._manifests.put(repository, reference, manifest)
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         """Delete a manifest, and with it every tag pointing at it (end-9)."""
         if self.provider.delete_manifest is not None:
             self.provider.delete_manifest(repository, digest)
-            return
-        op = self._manifest_op("DELETE", repository, digest, "delete")
-        scopes = (repository_scope(repository, "delete"),)
-        self.exchange.send(op, scopes, ok=(200, 202)).close()
+        else:
+            self._manifests.delete(repository, digest)
 
     def list_referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
         """The manifests whose ``subject`` is ``digest`` (end-12a), following pagination.
@@ -290,7 +220,7 @@ class RegistryClient:
         headers = {"Accept": OCI_INDEX}
         try:
             entries = list(
-                self.exchange.paginate(op, self._pull(repository), "manifests", None, headers)
+                self.exchange.paginate(op, pull_scopes(repository), "manifests", None, headers)
             )
         except NotFound as exc:
             # A bare 404 (no OCI error body) is the router not knowing the endpoint. An
@@ -335,7 +265,7 @@ class RegistryClient:
         -1 when the blob exists but the registry sent no Content-Length.
         """
         op = self._blob_op("HEAD", repository, digest, "pull")
-        with self.exchange.send(op, self._pull(repository), ok=(200, 404)) as response:
+        with self.exchange.send(op, pull_scopes(repository), ok=(200, 404)) as response:
             if response.status_code == 404:
                 return None
             length = response.headers.get("Content-Length", "")
@@ -347,7 +277,7 @@ class RegistryClient:
         op = self._blob_op("GET", repository, digest, "pull")
         # identity: the digest covers the stored bytes, not a re-encoding of them.
         response = self.exchange.send(
-            op, self._pull(repository), headers={"Accept-Encoding": "identity"}, stream=True
+            op, pull_scopes(repository), headers={"Accept-Encoding": "identity"}, stream=True
         )
         with response:
             stream = BlobStream(response, digest=digest, repository=repository, endpoint=self.name)
@@ -412,39 +342,6 @@ class RegistryClient:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _pull(self, repository: str) -> tuple[str, ...]:
-        return (repository_scope(repository, "pull"),)
-
-    def _push(self, repository: str) -> tuple[str, ...]:
-        return push_scopes(repository)
-
-    def _manifest_op(
-        self, method: str, repository: str, reference: str, action: Access
-    ) -> Operation:
-        path = f"/v2/{repository}/manifests/{reference}"
-        return Operation(method, path, action, repository, _manifest_target(repository, reference))
-
     def _blob_op(self, method: str, repository: str, digest: str, action: Access) -> Operation:
         path = f"/v2/{repository}/blobs/{digest}"
         return Operation(method, path, action, repository, f"blob {digest} in {repository}")
-
-    def _mismatch(self, repository: str, reference: str, actual: str) -> DigestMismatch:
-        return DigestMismatch(
-            f"endpoint {self.name} served {_manifest_target(repository, reference)} as content "
-            f"hashing to {actual}: the manifest does not match its digest",
-            endpoint=self.name,
-            repository=repository,
-        )
-
-    def _too_large(
-        self, op: Operation, manifest: Manifest, cause: RegistryError
-    ) -> ManifestInvalid:
-        size = len(manifest.raw)
-        return ManifestInvalid(
-            f"endpoint {self.name} refused {op.target}: the manifest is {size} bytes "
-            f"({size / (1 << 20):.1f} MiB), more than it accepts (registries need only accept "
-            f"{MANIFEST_SIZE_GUARANTEED >> 20} MiB); the registry said: {cause.message}",
-            status=cause.status,
-            endpoint=self.name,
-            repository=op.repository,
-        )

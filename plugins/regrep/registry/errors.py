@@ -234,20 +234,10 @@ def error_for_status(
         "repository": op.repository,
         "codes": codes,
     }
-    subject = op.repository or op.target
     # A token that still lacks the scope after renewal: authenticated, not authorised.
     denied = status == 403 or (status == 401 and insufficient_scope and not anonymous)
-    if status == 401 and not denied:
-        if anonymous:
-            return Unauthorized(
-                f"endpoint {endpoint} requires credentials to {op.action} {subject}{suffix}",
-                **kwargs,
-            )
-        return Unauthorized(f"bad credentials for endpoint {endpoint}{suffix}", **kwargs)
-    if denied:
-        return Forbidden(
-            f"no permission to {op.action} {subject} on endpoint {endpoint}{suffix}", **kwargs
-        )
+    if status == 401 or denied:
+        return _refused_access(op, endpoint, anonymous, denied, suffix, kwargs)
     if status == 404:
         return NotFound(f"{op.target} not found on endpoint {endpoint}{suffix}", **kwargs)
     if status == 429:
@@ -265,6 +255,36 @@ def error_for_status(
             "retried by Airflow",
             **kwargs,
         )
+    return _refused_request(op, endpoint, status, reason, suffix, kwargs)
+
+
+def _refused_access(
+    op: Operation,
+    endpoint: str,
+    anonymous: bool,
+    denied: bool,
+    suffix: str,
+    kwargs: dict[str, Any],
+) -> RegistryError:
+    """401 (missing or bad credentials) or 403 (authenticated, not allowed)."""
+    subject = op.repository or op.target
+    if denied:
+        return Forbidden(
+            f"no permission to {op.action} {subject} on endpoint {endpoint}{suffix}", **kwargs
+        )
+    if anonymous:
+        return Unauthorized(
+            f"endpoint {endpoint} requires credentials to {op.action} {subject}{suffix}",
+            **kwargs,
+        )
+    return Unauthorized(f"bad credentials for endpoint {endpoint}{suffix}", **kwargs)
+
+
+def _refused_request(
+    op: Operation, endpoint: str, status: int, reason: str, suffix: str, kwargs: dict[str, Any]
+) -> RegistryError:
+    """Another 4xx: content the registry rejects, a method it does not allow, the rest."""
+    codes = kwargs["codes"]
     if "DIGEST_INVALID" in codes:
         return DigestMismatch(
             f"endpoint {endpoint} rejected {op.target}: content does not match its digest{suffix}",

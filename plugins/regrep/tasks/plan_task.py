@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from regrep.engine.transfer import Transfer
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
 from regrep.planning import Plan, plan_replication
-from regrep.planning.event_scope import scope_of
+from regrep.planning.event_scope import EventScope, scope_of
 from regrep.planning.image_events import EventError, ImageEvent
 from regrep.registry.cancellation import Cancellation
 from regrep.rules import Rule
@@ -157,31 +157,9 @@ def plan_run(rule: Rule, events: Sequence[ImageEvent] | None = None) -> RunWork:
             transfer=transfer,
         )
     copy_map = copy_entries(result, mount_candidates(result), seeded, tasks)
-    copies = copy_map.instances
-    log.info(
-        "rule %s: %d tag(s) listed at %s, %d to copy to %s, %d unchanged, %d to delete",
-        rule.name,
-        result.listed,
-        rule.source,
-        len(result.resources),
-        rule.destination,
-        len(result.unchanged),
-        len(scope.deletions),
-    )
-    if len(copies) < len(result.resources):
-        log.info("%d copy task instances, each copying a batch of resources", len(copies))
-    for resource in result.resources[:LOGGED_RESOURCES]:
-        log.info(
-            "to copy: %s -> %s (%s)", resource.label, resource.destination_label, resource.digest
-        )
-    if len(result.resources) > LOGGED_RESOURCES:
-        log.info("... and %d more to copy", len(result.resources) - LOGGED_RESOURCES)
-    for deletion in scope.deletions:
-        log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
-    for refusal in result.refused:
-        log.error("not replicated: %s: %s", refusal.label, refusal.message)
+    _log_work(rule, result, scope, len(copy_map.instances))
     return RunWork(
-        copies=copies,
+        copies=copy_map.instances,
         batches=copy_map.rests,
         counts={"listed": result.listed, "unchanged": len(result.unchanged)},
         deletions=[deletion.to_dict() for deletion in scope.deletions],
@@ -207,3 +185,30 @@ def mount_candidates(result: Plan) -> list[list[str]]:
         seen.pop(own, None)
         seen[own] = None
     return candidates
+
+
+def _log_work(rule: Rule, result: Plan, scope: EventScope, instances: int) -> None:
+    """Say in the plan task's log what the run will do, resource by resource (up to
+    :data:`LOGGED_RESOURCES`)."""
+    log.info(
+        "rule %s: %d tag(s) listed at %s, %d to copy to %s, %d unchanged, %d to delete",
+        rule.name,
+        result.listed,
+        rule.source,
+        len(result.resources),
+        rule.destination,
+        len(result.unchanged),
+        len(scope.deletions),
+    )
+    if instances < len(result.resources):
+        log.info("%d copy task instances, each copying a batch of resources", instances)
+    for resource in result.resources[:LOGGED_RESOURCES]:
+        log.info(
+            "to copy: %s -> %s (%s)", resource.label, resource.destination_label, resource.digest
+        )
+    if len(result.resources) > LOGGED_RESOURCES:
+        log.info("... and %d more to copy", len(result.resources) - LOGGED_RESOURCES)
+    for deletion in scope.deletions:
+        log.info("to delete: %s at %s", deletion.label, deletion.destination_repository)
+    for refusal in result.refused:
+        log.error("not replicated: %s: %s", refusal.label, refusal.message)
