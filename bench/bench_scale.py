@@ -32,8 +32,8 @@ import yaml
 from bench_end_to_end import run_rule
 from common import print_machine, timed
 
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from regrep.tasks.fanout import MAX_COPY_TASKS, copy_entries
 from tests.support.airflow_deployment import start_deployment

@@ -35,7 +35,7 @@ from regrep.engine.bandwidth import Bandwidth
 from regrep.engine.resource_copy import CopyResult, copy_resource
 from regrep.engine.seeding import seed_shared_blobs
 from regrep.engine.transfer import Transfer
-from regrep.registry import RegistryClient
+from regrep.registry.client import RegistryClient
 
 MOUNT_CANDIDATES = 2  # as regrep.tasks.plan_task, which imports Airflow
 log = logging.getLogger("regrep.bench")

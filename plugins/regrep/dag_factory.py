@@ -4,28 +4,23 @@ Each DAG is ``plan`` -> ``copy`` (mapped, one task instance per resource, labell
 ``repo:tag``) -> ``summary``; a rule with ``replicate_deletion`` also has ``delete`` beside
 ``copy``. A rule's trigger becomes the schedule: none for manual, its cron for scheduled
 (one run at a time, no catch-up: runs never pile up), and for event-based the asset of the
-source endpoint (:func:`source_asset`), which the webhook receiver (:mod:`regrep.webhooks`)
-updates when the source reports a push or a deletion.
+source endpoint (:func:`~regrep.tasks.assets.source_asset`), which the webhook receiver
+(:mod:`regrep.webhooks`) updates when the source reports a push or a deletion.
 
-Building is cheap because Airflow re-parses the DAG file at every task start: only Airflow's
-SDK and the rule models are imported here (the registry client and ``requests`` load inside
-the task bodies), and when Airflow says which DAG it is about to run
-(:func:`airflow.sdk.get_parsing_context`) only that DAG is built.
+Airflow re-parses the DAG file at every task start, so building is cheap: only Airflow's SDK
+and the rule models are imported here (the task bodies import the registry client and the
+engine when they run; ``tests/unit/test_dag_file_imports.py``), and when Airflow says which
+DAG it is about to run only that DAG is built. The tasks are
+:func:`~regrep.tasks.data_task.data_task` s, which write no rendered template fields when
+they start, and the summary pushes its counts as one XCom (docs/performance.md, "Per-task
+overhead").
 
-Starting a task is kept cheap in the metadata database too, where each write is a commit
-that waited up to 2.7 s while the copies filled the disk: the tasks are built by
-:func:`data_task`, whose arguments are data and never Jinja templates, so no task writes
-"rendered template fields" when it starts, and the summary pushes its counts as one XCom,
-not one per key.
-
-An invalid rule file never stops the valid rules from loading. It becomes a DAG of its own,
+An invalid rule file never stops the valid rules from loading: it becomes a DAG of its own,
 ``replicate_<file stem>`` tagged ``regrep-invalid``, whose description and docs carry the
-:class:`RuleError` text (file, field, problem) and whose only task fails with it. We chose
-this over Airflow's per-file import errors because those belong to the whole DAG file: a
-raised error would hide every valid rule's DAG, and Airflow 3.3 offers a DAG file no way to
-report an error for another file (the rule) while still returning DAGs. The placeholder
-also keeps the id of a rule whose file just broke, so its DAG visibly turns into the error
-instead of vanishing. The error is logged to the DAG processor's log as well.
+:class:`RuleError` text and whose only task fails with it. Airflow's per-file import errors
+belong to the whole DAG file (a raised error would hide every valid rule's DAG), and the
+placeholder keeps the id of a rule whose file just broke, so its DAG visibly turns into the
+error instead of vanishing.
 """
 
 from __future__ import annotations
@@ -132,7 +127,7 @@ def _add_tasks(rule: Rule) -> None:
 
     # The source's asset is also the plan's inlet, so an event-triggered plan can read
     # the events Airflow left out of its run (see operators.plan.triggering_events).
-    # Its return value is the copies' arguments (77 KiB for 5,000 tags): the log names
+    # Its return value is the copies' arguments (large for thousands of tags): the log names
     # the resources itself, so Airflow's "Returned value was" line is left out.
     @data_task(task_id=PLAN_TASK, inlets=schedule_assets(rule), show_return_value_in_logs=False)
     def plan() -> list[dict[str, Any]]:

@@ -50,14 +50,10 @@ PRELOADED = (
 )
 """Modules imported with the plugin, so that processes forked afterwards have them.
 
-Task processes fork from Airflow processes that have loaded this plugin: the scheduler loads
-it before its LocalExecutor forks the workers, a worker forks a supervisor for each task and
-the supervisor forks the task process. A module imported here is imported once per
-scheduler, not after those forks in every worker and task: the regrep modules spare each task
-about 0.2 s of CPU; Airflow's took a worker 0.2 to 1.9 s on its first task (on this loaded
-two-core machine, compiled from source: most while a run's copies start, up to eight workers
-running their first task at once) and each task process 0.3 s (docs/performance.md,
-"Per-task overhead"). The other components pay the import once, when they start.
+Task processes fork from Airflow processes that have loaded this plugin (the scheduler loads
+it before its LocalExecutor forks the workers), so a module imported here is imported once
+per scheduler instead of in every worker and task (docs/performance.md, "Per-task
+overhead", has the figures). The other components pay the import once, when they start.
 """
 
 

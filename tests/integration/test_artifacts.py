@@ -20,8 +20,8 @@ import pytest
 
 from regrep.engine.resource_copy import copy_resource
 from regrep.oci.manifests import HELM_CHART, HELM_CONFIG
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import ManifestInvalid
 from regrep.rules import Rule
 from tests.support.artifacts import attach, push_artifact, push_chart

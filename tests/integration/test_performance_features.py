@@ -18,8 +18,8 @@ import pytest
 from regrep.engine.resource_copy import copy_resource
 from regrep.engine.seeding import seed_shared_blobs
 from regrep.engine.transfer import Transfer
-from regrep.planning import Resource
-from regrep.registry import RegistryClient
+from regrep.planning.resources import Resource
+from regrep.registry.client import RegistryClient
 from tests.support.blobs import blob_digest, generated, make_blob
 from tests.support.images import manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry

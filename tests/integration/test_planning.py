@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from regrep.oci.manifests import HELM_CONFIG
-from regrep.planning import Plan, Refusal, Resource, plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.planning.resources import Plan, Refusal, Resource
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from tests.support.artifacts import push_artifact
 from tests.support.images import (

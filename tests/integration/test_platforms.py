@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from regrep.engine.resource_copy import copy_resource
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.rules import PlatformFilter, Rule
 from tests.support.artifacts import attach, push_artifact
 from tests.support.images import (

@@ -26,8 +26,9 @@ import pytest
 import requests
 
 from regrep.engine.resource_copy import copy_resource
-from regrep.planning import Resource, plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.planning.resources import Resource
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from tests.support.artifacts import attach, push_cosign, referrers_tag
 from tests.support.images import (

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from regrep.oci.manifests import Manifest, sha256_digest
-from regrep.registry import RegistryClient
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import (
     ConnectionFailed,
     DigestMismatch,

@@ -12,7 +12,7 @@ import pytest
 
 from regrep.engine.resource_copy import copy_resource
 from regrep.oci.manifests import DOCKER_FOREIGN_LAYER, Manifest
-from regrep.registry import RegistryClient
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import DigestMismatch
 from tests.support.blobs import blob_digest, make_blob
 from tests.support.images import (
@@ -241,7 +241,7 @@ def test_one_gib_layer_copies_in_constant_memory(registry_pair: RegistryPair) ->
     image = push_image(src, "big", "1", layer_sizes=(1 << 30,))
     script = (
         "import sys\n"
-        "from regrep.registry import RegistryClient\n"
+        "from regrep.registry.client import RegistryClient\n"
         "from regrep.engine.resource_copy import copy_resource\n"
         "r = copy_resource(RegistryClient.connect(sys.argv[1]),"
         " RegistryClient.connect(sys.argv[2]),"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from regrep.planning import Plan, Resource
+from regrep.planning.resources import Plan, Resource
 from regrep.tasks.fanout import MIN_BATCH, copy_entries
 
 

@@ -40,8 +40,8 @@ SEED_WORKERS = 8
 """Manifests read at once."""
 
 
-class Planned(Protocol):
-    """What seeding needs of a planned resource (:class:`regrep.planning.planner.Resource`)."""
+class SeedCandidate(Protocol):
+    """What seeding needs of a planned resource (:class:`regrep.planning.resources.Resource`)."""
 
     @property
     def source_repository(self) -> str: ...
@@ -54,7 +54,7 @@ class Planned(Protocol):
 def seed_shared_blobs(
     source: SourceRegistry,
     destination: DestinationRegistry,
-    planned: Sequence[Planned],
+    planned: Sequence[SeedCandidate],
     *,
     transfer: Transfer,
     log: logging.Logger,
@@ -111,7 +111,7 @@ def seed_shared_blobs(
 
 
 def _blobs_of(
-    source: SourceRegistry, resource: Planned, platforms: PlatformFilter | None
+    source: SourceRegistry, resource: SeedCandidate, platforms: PlatformFilter | None
 ) -> dict[str, Descriptor]:
     """The distributable blobs the copy of ``resource`` will need, by digest."""
 

@@ -1,8 +1,7 @@
 """Defaults and bounds of a rule's transfer settings.
 
 The rule model validates these settings and the copy engine applies them; this module
-imports nothing, so the DAG file (which loads rules) does not load the HTTP client and
-copy tasks do not load the rule models.
+imports nothing, so the rule model (which the DAG file loads) does not pull in the engine.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def build_execution(
     XComs are read only where they can exist: a copy's result only once its task has left
     the unfinished states.
     """
-    from regrep.planning import Resource  # the registry client behind it is no parse-time load
+    from regrep.planning.resources import Resource
 
     plan_state = states.get((PLAN_TASK, -1))
     copies = xcom(PLAN_TASK, RETURN_KEY, -1)
@@ -183,7 +183,7 @@ def copy_results_by_index(
     ``copies`` (its return value) say which resource each instance copies, so the label
     finds the index. A value that matches no instance is ignored.
     """
-    from regrep.planning import Resource
+    from regrep.planning.resources import Resource
 
     index = {Resource.from_dict(entry["resource"]).label: i for i, entry in enumerate(copies)}
     found: dict[int, Any] = {}

@@ -192,7 +192,7 @@ class RegistryHook(BaseHook):
     def get_destination(self, stop: Cancellation | None = None) -> DestinationRegistry:
         """A client for this endpoint as a destination: one that can take pushes.
 
-        :func:`~regrep.rules.modes.check_destination` refuses an endpoint that cannot, with
+        :func:`~regrep.tasks.rule_clients.check_destination` refuses an endpoint that cannot, with
         the rule's words, before this is called; this is the type's own guard.
         """
         client = self.get_client(stop)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Self
+from typing import Self, Unpack
 from urllib.parse import urlsplit
 
 from regrep.oci.manifests import (
@@ -22,7 +22,6 @@ from regrep.registry.auth import pull_scopes
 from regrep.registry.blob_uploads import BlobUploads
 from regrep.registry.blobstream import BlobStream
 from regrep.registry.cancellation import Cancellation
-from regrep.registry.credentials import CredentialSource
 from regrep.registry.errors import (
     Access,
     Forbidden,
@@ -31,10 +30,10 @@ from regrep.registry.errors import (
     Operation,
     Unauthorized,
 )
-from regrep.registry.exchange import Exchange
+from regrep.registry.exchange import Exchange, Settings
 from regrep.registry.manifest_requests import ManifestRequests
 from regrep.registry.provider import DISTRIBUTION, Provider
-from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
+from regrep.registry.retry import RetryPolicy
 from regrep.registry.upload import BlobUpload
 
 log = logging.getLogger(__name__)
@@ -59,40 +58,16 @@ class RegistryClient:
 
     @classmethod
     def connect(
-        cls,
-        url: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        verify: bool = True,
-        ca_bundle: str | None = None,
-        name: str | None = None,
-        timeout: float = 60.0,
-        credentials: CredentialSource | None = None,
-        policy: RetryPolicy = DEFAULT_POLICY,
-        stop: Cancellation | None = None,
-        provider: Provider = DISTRIBUTION,
+        cls, url: str, provider: Provider = DISTRIBUTION, **settings: Unpack[Settings]
     ) -> RegistryClient:
-        """A client for the registry at ``url``.
+        """A client for the registry at ``url``, reached with ``settings``.
 
         ``credentials`` fetches short-lived registry credentials from a vendor API, instead
         of ``username``/``password`` (see :mod:`regrep.registry.credentials`). ``policy``
         and ``stop`` govern every retry and wait of the client: a stopped task's client
         stops waiting and breaks off its blob transfers.
         """
-        exchange = Exchange.connect(
-            url,
-            name=name,
-            username=username,
-            password=password,
-            verify=verify,
-            ca_bundle=ca_bundle,
-            timeout=timeout,
-            credentials=credentials,
-            policy=policy,
-            stop=stop,
-        )
-        return cls(exchange, provider)
+        return cls(Exchange.connect(url, **settings), provider)
 
     @property
     def stop(self) -> Cancellation:

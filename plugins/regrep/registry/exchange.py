@@ -10,7 +10,7 @@ did not expect. Retries of transient failures are the transport's (one layer bel
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests
@@ -24,6 +24,20 @@ from regrep.registry.retry import DEFAULT_POLICY, RetryPolicy
 from regrep.registry.transport import Transport
 
 _ERROR_BODY_LIMIT = 64 * 1024
+
+
+class Settings(TypedDict, total=False):
+    """How to reach an endpoint: the keyword arguments of :meth:`Exchange.connect`."""
+
+    name: str | None
+    username: str | None
+    password: str | None
+    verify: bool
+    ca_bundle: str | None
+    timeout: float
+    credentials: CredentialSource | None
+    policy: RetryPolicy
+    stop: Cancellation | None
 
 
 def origin(url: str) -> tuple[str, str]:

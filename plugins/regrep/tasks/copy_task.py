@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from regrep.engine.resource_copy import copy_resource
 from regrep.engine.transfer import Transfer
 from regrep.executions.record import BATCH_RESULTS_KEY, PLAN_TASK, batch_key
-from regrep.planning import Resource
+from regrep.planning.resources import Resource
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.errors import RegistryError, is_transient
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry

@@ -1,25 +1,18 @@
 """How a run's resources fan out over the instances of the mapped ``copy`` task.
 
-One task instance per resource is regrep's promise: each ``repo:tag`` has its own retries,
-log and state. It holds up to :data:`MAX_COPY_TASKS` resources. Beyond that, one task per
-resource stops paying: every instance costs a process start and a parse of the DAG file
-(about a second here), Airflow refuses to map more than ``[core] max_map_length`` (1,024)
-instances, and the UI's grid slows down with thousands. So a larger plan is cut into
-batches of consecutive resources (plan order keeps a repository's tags together) of at
-least :data:`MIN_BATCH`, and into at most :data:`MAX_COPY_TASKS` (fewer if
-``max_map_length`` is set lower), each instance copying its batch in one process, labelled
-``repo:tag (+N more)``: a rule matching 1,000 tags runs as 50 instances of 20, one matching
-10,000 as 250 of 40.
+One task instance per resource is regrep's promise (each ``repo:tag`` has its own retries,
+log and state), up to :data:`MAX_COPY_TASKS` resources. Beyond that an instance costs more
+than it gives and Airflow caps mapping at ``[core] max_map_length``, so a larger plan is cut
+into batches of consecutive resources of at least :data:`MIN_BATCH`, into at most
+:data:`MAX_COPY_TASKS` instances (fewer under a lower ``max_map_length``), each labelled
+``repo:tag (+N more)`` (docs/performance.md, "Many resources: batches").
 
 A copy instance's keyword arguments are one resource's entry (``resource``, a
-:meth:`~regrep.planning.planner.Resource.to_dict`, with the referrer tags its copy asks about so
-that no copy lists the source's tags again; ``mount_from``; ``seeded``, where the blobs
-it shares with other resources were put, see :mod:`regrep.engine.seeding`) plus ``more``, how many
-resources the rest of its batch holds (0 when it has one resource). The entries of that rest
-travel apart, as the plan's XCom :func:`~regrep.executions.record.batch_key` of the
-instance: every mapped instance reads the whole mapped list when it starts, so batches kept
-in it would have each of 250 instances of a 5,000-tag run read all 5,000 entries (1.4 MiB),
-which saturated the API server here until its requests timed out.
+:meth:`~regrep.planning.resources.Resource.to_dict` with the referrer tags its copy asks
+about; ``mount_from``; ``seeded``, where the blobs it shares with other resources were put,
+:mod:`regrep.engine.seeding`) plus ``more``, how many resources the rest of its batch holds.
+That rest travels apart, as the plan's XCom :func:`~regrep.executions.record.batch_key` of
+the instance: every mapped instance reads the whole mapped list when it starts.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ from regrep.engine.transfer import Transfer
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 
 if TYPE_CHECKING:
-    from regrep.planning import Plan
+    from regrep.planning.resources import Plan
     from regrep.rules import Rule
 
 MAX_COPY_TASKS = 256

@@ -18,9 +18,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.engine.transfer import Transfer
 from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
-from regrep.planning import Plan, plan_replication
 from regrep.planning.event_scope import EventScope, scope_of
 from regrep.planning.image_events import EventError, ImageEvent
+from regrep.planning.planner import plan_replication
+from regrep.planning.resources import Plan
 from regrep.registry.cancellation import Cancellation
 from regrep.rules import Rule
 from regrep.tasks.assets import source_asset

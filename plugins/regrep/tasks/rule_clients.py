@@ -36,7 +36,7 @@ def rule_clients(
 def check_destination(rule: Rule, destination: RegistryHook) -> None:
     """Refuse, before anything is listed, a destination that can never receive content.
 
-    Raises :class:`~regrep.hooks.ConnectionConfigError` naming the rule, the connection,
+    Raises :class:`~regrep.registry.errors.ConnectionConfigError` naming the rule, the connection,
     the role the rule's mode gives it, and the provider's reason.
     """
     reason = destination.cannot_push(destination.get_endpoint())

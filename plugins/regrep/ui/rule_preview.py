@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from regrep.planning import PLAN_WORKERS, Resource, plan_replication
-from regrep.planning.listing import list_candidates, select_repositories
+from regrep.planning.listing import PLAN_WORKERS, list_candidates, select_repositories
+from regrep.planning.planner import plan_replication
+from regrep.planning.resources import Resource
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.protocols import DestinationRegistry
 from regrep.rules import Rule

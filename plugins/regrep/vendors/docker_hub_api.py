@@ -31,11 +31,10 @@ from typing import Any
 from airflow.sdk.log import mask_secret
 
 from regrep.registry.client import DEFAULT_PAGE_SIZE, RegistryClient
-from regrep.registry.errors import ConnectionConfigError, NotFound
+from regrep.registry.errors import NotFound
 from regrep.registry.provider import Provider
 from regrep.registry.transport import Transport
-from regrep.rules import patterns
-from regrep.vendors.vendor_api import VendorAPI, body_next
+from regrep.vendors.vendor_api import VendorAPI, body_next, namespaces_to_list
 
 REGISTRY_URL = "https://registry-1.docker.io"
 HUB_API_URL = "https://hub.docker.com"
@@ -95,13 +94,13 @@ class DockerHubApi:
         self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[str]:
         """The repositories of the namespaces the name filter names, else the configured ones."""
-        namespaces = patterns.fixed_namespaces(name_pattern) or self._namespaces
-        if not namespaces:
-            raise ConnectionConfigError(
-                f"connection {self.name!r}: Docker Hub cannot list all its repositories, only "
-                "those of a namespace: name the namespaces in the rule's name filter (e.g. "
-                "library/* for official images), or set the connection's namespaces extra"
-            )
+        namespaces = namespaces_to_list(
+            name_pattern,
+            self._namespaces,
+            f"connection {self.name!r}: Docker Hub cannot list all its repositories, only "
+            "those of a namespace: name the namespaces in the rule's name filter (e.g. "
+            "library/* for official images), or set the connection's namespaces extra",
+        )
         for namespace in namespaces:
             try:
                 for repository in self._listing(

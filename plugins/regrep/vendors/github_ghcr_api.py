@@ -17,11 +17,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from regrep.registry.client import DEFAULT_PAGE_SIZE, RegistryClient
-from regrep.registry.errors import ConnectionConfigError, NotFound
+from regrep.registry.errors import NotFound
 from regrep.registry.provider import Provider
 from regrep.registry.transport import Transport
-from regrep.rules import patterns
-from regrep.vendors.vendor_api import VendorAPI, bearer_authorization
+from regrep.vendors.vendor_api import VendorAPI, bearer_authorization, namespaces_to_list
 
 GITHUB_API_URL = "https://api.github.com"
 GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -60,13 +59,13 @@ class GithubApi:
         self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[str]:
         """The container packages of the owners the name filter names, else the configured."""
-        owners = patterns.fixed_namespaces(name_pattern) or self._owners
-        if not owners:
-            raise ConnectionConfigError(
-                f"connection {self.name!r}: GHCR has no catalog; its packages are listed per "
-                "owner: name the owners in the rule's name filter, or set the connection's "
-                "login or namespaces extra"
-            )
+        owners = namespaces_to_list(
+            name_pattern,
+            self._owners,
+            f"connection {self.name!r}: GHCR has no catalog; its packages are listed per "
+            "owner: name the owners in the rule's name filter, or set the connection's "
+            "login or namespaces extra",
+        )
         for owner in owners:
             for package in self._packages(owner):
                 yield f"{owner}/{package['name']}"

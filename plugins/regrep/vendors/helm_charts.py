@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Unpack
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -37,7 +37,7 @@ import urllib3
 import yaml
 
 from regrep.oci.manifests import Descriptor, Manifest, is_digest, sha256_digest
-from regrep.registry import BlobStream
+from regrep.registry.blobstream import BlobStream
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.client import DEFAULT_PAGE_SIZE
 from regrep.registry.errors import (
@@ -47,7 +47,7 @@ from regrep.registry.errors import (
     Operation,
     RegistryError,
 )
-from regrep.registry.exchange import Exchange
+from regrep.registry.exchange import Exchange, Settings
 from regrep.registry.retry import RetryPolicy
 from regrep.vendors.helm_oci import (
     MAX_CHART_BYTES,
@@ -86,11 +86,11 @@ class _Chart:
 class HelmRepoClient:
     """A classic chart repository at ``url`` (the directory holding ``index.yaml``).
 
-    ``options`` are those of :meth:`~regrep.registry.exchange.Exchange.connect`.
+    ``settings`` are those of :meth:`~regrep.registry.exchange.Exchange.connect`.
     """
 
-    def __init__(self, url: str, **options: Any) -> None:
-        self._exchange = Exchange.connect(url, **options)
+    def __init__(self, url: str, **settings: Unpack[Settings]) -> None:
+        self._exchange = Exchange.connect(url, **settings)
         self.url, self.name = self._exchange.url, self._exchange.name
         self.host = urlsplit(self.url).netloc
         self._lock = threading.Lock()

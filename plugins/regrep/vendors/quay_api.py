@@ -20,11 +20,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 
 from regrep.registry.client import DEFAULT_PAGE_SIZE, RegistryClient
-from regrep.registry.errors import ConnectionConfigError, NotFound
+from regrep.registry.errors import NotFound
 from regrep.registry.provider import Provider
 from regrep.registry.transport import Transport
-from regrep.rules import patterns
-from regrep.vendors.vendor_api import VendorAPI, bearer_authorization
+from regrep.vendors.vendor_api import VendorAPI, bearer_authorization, namespaces_to_list
 
 
 def _next_page(response: requests.Response, body: Any, url: str) -> str | None:
@@ -70,13 +69,13 @@ class QuayApi:
         self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[str]:
         """The repositories of the namespaces the name filter names, else the configured ones."""
-        namespaces = patterns.fixed_namespaces(name_pattern) or self._namespaces
-        if not namespaces:
-            raise ConnectionConfigError(
-                f"connection {self.name!r}: Quay lists repositories one namespace at a time: "
-                "name the namespaces in the rule's name filter, or set the connection's "
-                "namespaces extra"
-            )
+        namespaces = namespaces_to_list(
+            name_pattern,
+            self._namespaces,
+            f"connection {self.name!r}: Quay lists repositories one namespace at a time: "
+            "name the namespaces in the rule's name filter, or set the connection's "
+            "namespaces extra",
+        )
         for namespace in namespaces:
             try:
                 for repository in self._api.pages(

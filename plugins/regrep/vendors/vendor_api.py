@@ -18,7 +18,7 @@ followed, so a listing cannot steer a credential to another host.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -26,6 +26,7 @@ import requests
 
 from regrep.registry.errors import (
     Access,
+    ConnectionConfigError,
     ConnectionFailed,
     Operation,
     RegistryError,
@@ -33,6 +34,7 @@ from regrep.registry.errors import (
 )
 from regrep.registry.pagination import next_link
 from regrep.registry.transport import Transport
+from regrep.rules import patterns
 
 Signer = Callable[[str, str, Mapping[str, str], bytes], Mapping[str, str]]
 """``(method, url, headers, body) -> headers to add``: a vendor's request signature."""
@@ -42,6 +44,18 @@ ErrorReader = Callable[[requests.Response, Operation], RegistryError]
 
 NextPage = Callable[[requests.Response, Any, str], str | None]
 """Where the next page is: ``(response, decoded body, this page's URL) -> URL or None``."""
+
+
+def namespaces_to_list(name_pattern: str, configured: Sequence[str], refusal: str) -> Sequence[str]:
+    """The namespaces a rule's name filter names, else the connection's configured ones.
+
+    For APIs that list one namespace at a time (Docker Hub, quay, GHCR); ``refusal`` is the
+    :class:`~regrep.registry.errors.ConnectionConfigError` message when neither names any.
+    """
+    namespaces = patterns.fixed_namespaces(name_pattern) or configured
+    if not namespaces:
+        raise ConnectionConfigError(refusal)
+    return namespaces
 
 
 def bearer_authorization(token: str | None) -> str | None:

@@ -13,8 +13,9 @@ import pytest
 
 from regrep.engine.resource_copy import CopyResult, copy_resource
 from regrep.hooks import RegistryHook, registry_hook
-from regrep.planning import Plan, plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.planning.resources import Plan
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from tests.support.images import PushedImage, blob_size, manifest_digest, push_image
 from tests.support.registries import RegistryPair, RunningRegistry

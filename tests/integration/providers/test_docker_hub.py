@@ -17,8 +17,8 @@ import pytest
 
 from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import ConnectionConfigError, registry_hook
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import RateLimited
 from regrep.rules import Filters, Rule
 from regrep.tasks.rule_clients import rule_clients

@@ -16,8 +16,8 @@ import pytest
 from regrep.engine.resource_copy import copy_resource
 from regrep.hooks import registry_hook
 from regrep.hooks.harbor import HarborHook
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import Forbidden
 from regrep.registry.exchange import Exchange
 from regrep.rules import Filters, LabelFilter, Rule, TagFilter

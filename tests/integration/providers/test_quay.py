@@ -11,8 +11,8 @@ import secrets
 from functools import partial
 
 from regrep.hooks import registry_hook
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from tests.integration.providers.checks import assert_masked, copy_through, emulated
 from tests.integration.providers.conftest import Connect

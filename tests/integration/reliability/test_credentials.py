@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from regrep.engine.resource_copy import copy_resource
-from regrep.registry import RegistryClient
+from regrep.registry.client import RegistryClient
 from tests.integration.reliability.integrity import complete_digest
 from tests.support.faults import FaultProxy, fault_proxy
 from tests.support.images import push_image

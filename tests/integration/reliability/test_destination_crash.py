@@ -13,7 +13,7 @@ import re
 import pytest
 
 from regrep.engine.resource_copy import copy_resource
-from regrep.registry import RegistryClient
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import ConnectionFailed
 from tests.integration.airflow.dagruns import Connect, WriteRule, run_dag
 from tests.integration.reliability.conftest import FaultyPair

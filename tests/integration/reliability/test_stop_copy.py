@@ -31,8 +31,8 @@ from regrep.airflow_api import ApiError
 from regrep.engine.bandwidth import Bandwidth
 from regrep.engine.resource_copy import copy_resource
 from regrep.engine.transfer import Transfer
-from regrep.registry import RegistryClient
 from regrep.registry.cancellation import Cancellation, CopyStopped
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from regrep.tasks.plan_task import plan_run
 from regrep.tasks.termination import stop_on_termination

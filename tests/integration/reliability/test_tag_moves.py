@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from regrep.engine.resource_copy import CopyResult, copy_resource
-from regrep.planning import plan_replication
-from regrep.registry import RegistryClient
+from regrep.planning.planner import plan_replication
+from regrep.registry.client import RegistryClient
 from regrep.rules import Rule
 from tests.integration.reliability.conftest import FaultyPair
 from tests.integration.reliability.integrity import complete_digest, tagged_images

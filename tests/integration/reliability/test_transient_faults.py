@@ -17,7 +17,7 @@ from email.utils import format_datetime
 import pytest
 
 from regrep.engine.resource_copy import CopyResult, copy_resource
-from regrep.registry import RegistryClient
+from regrep.registry.client import RegistryClient
 from regrep.registry.errors import ConnectionFailed, RateLimited, ServerError
 from tests.integration.reliability.conftest import FaultyPair
 from tests.integration.reliability.integrity import complete_digest, tagged_images
