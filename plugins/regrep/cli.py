@@ -31,8 +31,8 @@ import requests
 from regrep.airflow_api import AirflowApi, ApiConfigError, ApiError
 from regrep.executions.record import DAG_ID_PREFIX, render
 from regrep.executions.remote import ExecutionNotFound, fetch_execution, latest_run_id, stop
+from regrep.executions.rule_removal import RuleInUse, RuleNotFound, remove_rule
 from regrep.rules import Rule, load_rule_files, rule_files, rules_dir
-from regrep.rules.removal import RuleInUse, RuleNotFound, remove_rule
 
 DEFAULT_RULES_DIR = Path("dags/rules")
 

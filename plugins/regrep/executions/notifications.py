@@ -245,7 +245,7 @@ def _unix(moment: datetime | None) -> int:
 
 def _rule(name: str) -> Rule | None:
     """The rule as its file says now; None (logged) when it is gone or invalid."""
-    from regrep.rules.removal import find_rule
+    from regrep.executions.rule_removal import find_rule
     from regrep.rules_location import airflow_rules_dir
 
     directory = airflow_rules_dir()

@@ -19,7 +19,7 @@ holds it and chose to send it.
 Actions on Airflow's objects (trigger, pause, stop, delete a DAG) go through Airflow's REST
 API as the same user (:func:`airflow_as_user`), so Airflow checks, records in its audit
 log and does them exactly as for any other client, and ``regrep``'s own stop and delete
-(:mod:`regrep.executions.remote`, :mod:`regrep.rules.removal`) serve the page unchanged.
+(:mod:`regrep.executions.remote`, :mod:`regrep.executions.rule_removal`) serve the page unchanged.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ problems are answered field by field (422, ``errors: [{field, message}]``). File
 written atomically (:mod:`regrep.rules.writing`) and the DAG file is parsed at once after
 (:mod:`regrep.ui.dag_reparse`). Actions on Airflow's objects go through Airflow's REST API
 as the caller: trigger, pause, ``regrep``'s stop (:func:`regrep.executions.remote.stop`)
-and delete (:func:`regrep.rules.removal.remove_rule`).
+and delete (:func:`regrep.executions.rule_removal.remove_rule`).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from sqlalchemy.orm import Session
 from regrep.airflow_api import AirflowApi, ApiError
 from regrep.executions.record import DAG_ID_PREFIX
 from regrep.executions.remote import ExecutionNotFound, stop
+from regrep.executions.rule_removal import RuleInUse, RuleNotFound, delete_dag, remove_rule
 from regrep.registry.errors import ConnectionConfigError, RegistryError
 from regrep.rules import Rule, RuleError
 from regrep.rules.problems import locate
-from regrep.rules.removal import RuleInUse, RuleNotFound, delete_dag, remove_rule
 from regrep.rules.writing import set_enabled, write_rule
 from regrep.rules_location import airflow_rules_dir
 from regrep.ui import execution_views, rule_preview
