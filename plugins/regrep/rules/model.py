@@ -11,7 +11,15 @@ import re
 from typing import Annotated, Any, Literal
 
 from croniter import CroniterError, croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from regrep import filters, tuning
 from regrep.oci import Platform, validate_repository
@@ -63,6 +71,11 @@ class _DecoratedPattern(_Model):
     def accepts(self, value: str) -> bool:
         """Return whether ``value`` passes the filter (an empty pattern passes everything)."""
         return filters.accepts(self.pattern, value, self.decoration)
+
+    @model_serializer(mode="wrap")
+    def _shorthand(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A pattern that keeps its matches is written as the plain string users write."""
+        return self.pattern if self.decoration == "matches" else handler(self)
 
 
 class NameFilter(_DecoratedPattern):
