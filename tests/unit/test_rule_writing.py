@@ -51,7 +51,7 @@ def test_a_written_rule_holds_the_fields_that_differ_from_their_defaults(tmp_pat
         "destination_namespace_replace_count",  # Harbor's default, made explicit
         "notify",
     ]
-    assert document["filters"] == {"tag": {"pattern": "v*"}}
+    assert document["filters"] == {"tag": "v*"}  # the shorthand users write
     assert document["notify"] == ["hooks"]
 
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from regrep.engine import tuning
 from regrep.oci.manifests import Platform, validate_repository
@@ -59,6 +65,11 @@ class _DecoratedPattern(StrictModel):
     def accepts(self, value: str) -> bool:
         """Return whether ``value`` passes the filter (an empty pattern passes everything)."""
         return patterns.accepts(self.pattern, value, self.decoration)
+
+    @model_serializer(mode="wrap")
+    def _shorthand(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A pattern that keeps its matches is written as the plain string users write."""
+        return self.pattern if self.decoration == "matches" else handler(self)
 
 
 class NameFilter(_DecoratedPattern):
