@@ -40,7 +40,6 @@ from regrep.registry.errors import (
     RegistryError,
     Unauthorized,
 )
-from regrep.registry.provider import Provider
 from regrep.registry.transport import Transport
 from regrep.vendors.cloud_api import EnsuredOnce, KeyPairApi, temporary_login
 from regrep.vendors.signing import sign_aliyun_roa
@@ -87,6 +86,7 @@ class AliAcrApi(KeyPairApi):
     """The CR API of an Alibaba ACR personal-edition registry, signed with its AccessKey."""
 
     vendor = "Alibaba CR"
+    provider_name = "Alibaba ACR"
     error_keys = (("code",), ("message",))
     error_kinds = _KINDS
 
@@ -95,15 +95,6 @@ class AliAcrApi(KeyPairApi):
         self._spacing = _Spacing(MAX_RATE, transport.stop)
         self._catalog_available = True
         self._namespaces = EnsuredOnce()
-
-    def provider(self) -> Provider:
-        """ACR's differences: listing without a catalog and namespace creation."""
-        return Provider(
-            name="Alibaba ACR",
-            settings={"region": self.region},
-            list_repositories=self.list_repositories,
-            ensure_namespace=self.ensure_namespace,
-        )
 
     def list_repositories(
         self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE

@@ -24,6 +24,7 @@ import binascii
 import re
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +67,7 @@ class EcrApi(KeyPairApi):
     """The ECR API of one registry, signed with its access keys."""
 
     vendor = "ECR"
+    provider_name = "Amazon ECR"
     error_keys = (("__type", "code"), ("message", "Message"))
     error_kinds = _KINDS
 
@@ -78,13 +80,7 @@ class EcrApi(KeyPairApi):
 
     def provider(self) -> Provider:
         """ECR's differences: listing, repository creation and deletion through its API."""
-        return Provider(
-            name="Amazon ECR",
-            settings={"region": self.region},
-            list_repositories=self.list_repositories,
-            ensure_namespace=self.ensure_namespace,
-            delete_manifest=self.delete_manifest,
-        )
+        return replace(super().provider(), delete_manifest=self.delete_manifest)
 
     def list_repositories(
         self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
 from airflow.sdk.log import mask_secret
 
+from regrep.registry.client import DEFAULT_PAGE_SIZE, RegistryClient
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import RegistryError
 from regrep.registry.provider import Provider
@@ -60,6 +61,7 @@ class KeyPairApi(ABC):
     """
 
     vendor: ClassVar[str]
+    provider_name: ClassVar[str]
     error_keys: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]]
     error_kinds: ClassVar[Mapping[str, type[RegistryError]]] = {}
 
@@ -88,9 +90,24 @@ class KeyPairApi(ABC):
             errors=CodedErrors(self.vendor, name, json_error(*self.error_keys), self.error_kinds),
         )
 
-    @abstractmethod
     def provider(self) -> Provider:
-        """The vendor registry's differences from the distribution API."""
+        """The vendor registry's differences: listing and namespace creation by the API."""
+        return Provider(
+            name=self.provider_name,
+            settings={"region": self.region},
+            list_repositories=self.list_repositories,
+            ensure_namespace=self.ensure_namespace,
+        )
+
+    @abstractmethod
+    def list_repositories(
+        self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[str]:
+        """Every repository, listed through the API."""
+
+    @abstractmethod
+    def ensure_namespace(self, repository: str) -> None:
+        """Create what must exist before a push into ``repository``."""
 
     @abstractmethod
     def temporary_login(self) -> Credentials:

@@ -33,7 +33,6 @@ from airflow.sdk.log import mask_secret
 from regrep.registry.client import DEFAULT_PAGE_SIZE, RegistryClient
 from regrep.registry.credentials import Credentials
 from regrep.registry.errors import RegistryError
-from regrep.registry.provider import Provider
 from regrep.registry.transport import Transport
 from regrep.vendors.cloud_api import EnsuredOnce, KeyPairApi, temporary_login
 from regrep.vendors.signing import sign_huawei
@@ -48,20 +47,12 @@ class SwrApi(KeyPairApi):
     """The SWR API of one region, signed with the AK/SK."""
 
     vendor = "Huawei SWR"
+    provider_name = "Huawei SWR"
     error_keys = (("error_code", "errorCode"), ("error_msg", "errorMessage"))
 
     def __init__(self, transport: Transport, **options: Any) -> None:
         super().__init__(transport, **options)
         self._namespaces = EnsuredOnce()
-
-    def provider(self) -> Provider:
-        """SWR's differences: listing and namespace creation through its API."""
-        return Provider(
-            name="Huawei SWR",
-            settings={"region": self.region},
-            list_repositories=self.list_repositories,
-            ensure_namespace=self.ensure_namespace,
-        )
 
     def list_repositories(
         self, registry: RegistryClient, name_pattern: str, page_size: int = DEFAULT_PAGE_SIZE
