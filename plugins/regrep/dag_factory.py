@@ -2,10 +2,11 @@
 
 Each DAG is ``plan`` -> ``copy`` (mapped, one task instance per resource, labelled
 ``repo:tag``) -> ``summary``; a rule with ``replicate_deletion`` also has ``delete`` beside
-``copy``. A rule's trigger becomes the schedule: none for manual, its cron for scheduled
-(one run at a time, no catch-up: runs never pile up), and for event-based the asset of the
-source endpoint (:func:`source_asset`), which the webhook receiver (:mod:`regrep.webhooks`)
-updates when the source reports a push or a deletion.
+``copy``; a rule's ``worker_queue`` is the Celery queue of them all (:func:`worker_queue`).
+A rule's trigger becomes the schedule: none for manual, its cron for scheduled (one run at a
+time, no catch-up: runs never pile up), and for event-based the asset of the source endpoint
+(:func:`source_asset`), which the webhook receiver (:mod:`regrep.webhooks`) updates when the
+source reports a push or a deletion.
 
 Building is cheap because Airflow re-parses the DAG file at every task start: only Airflow's
 SDK and the rule models are imported here (the registry client and ``requests`` load inside
@@ -163,6 +164,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
         default_args={
             "retries": rule.retries,
             "retry_delay": timedelta(minutes=rule.retry_delay_minutes),
+            **worker_queue(rule),
         },
     ) as dag:
         # The source's asset is also the plan's inlet, so an event-triggered plan can read
@@ -217,6 +219,18 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
     return dag
 
 
+def worker_queue(rule: Rule) -> dict[str, str]:
+    """The ``queue`` of every task of the rule's DAG: its ``worker_queue``, if it has one.
+
+    All of them, not the copies alone: the plan lists both registries and copies the blobs
+    resources share, copies and deletions write to the destination, and the summary, which
+    talks to no registry, follows so that workers serving only regional queues run a whole
+    execution, with no default-queue worker needed. Without one, Airflow's
+    ``[operators] default_queue`` applies; executors without queues ignore it.
+    """
+    return {"queue": rule.worker_queue} if rule.worker_queue else {}
+
+
 def schedule(rule: Rule) -> str | list[Asset] | None:
     """The DAG schedule for the rule's trigger."""
     trigger = rule.trigger
@@ -265,6 +279,7 @@ def rule_doc(rule: Rule, path: Path) -> str:
         ("Override", "yes" if rule.override else "no"),
         ("Enabled", "yes" if rule.enabled else "no"),
         ("Retries", f"{rule.retries}, {rule.retry_delay_minutes} min apart"),
+        ("Worker queue", f"`{rule.worker_queue}`" if rule.worker_queue else "Airflow's default"),
         ("Rule file", f"`{path}`"),
     ]
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)

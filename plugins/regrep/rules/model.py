@@ -39,6 +39,11 @@ last path part (``a/b/c`` with namespace ``n`` becomes ``n/c``)."""
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _NAME_MAX = 200  # "replicate_" + name must fit Airflow's 250-character dag_id
 _CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
+# A Celery queue name every broker takes: Redis keys, SQS queue names and AMQP short strings
+# (255 bytes; "amq." names are RabbitMQ's own); no "," or spaces, which would split it in
+# `airflow celery worker -q a,b`.
+_QUEUE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_QUEUE_MAX = 255
 
 
 class _Model(BaseModel):
@@ -298,6 +303,10 @@ class Rule(_Model):
 
     ``notify`` names Airflow connections of the ``http`` type: when an execution ends, each
     receives Harbor's replication event (:mod:`regrep.executions.notifications`).
+
+    ``worker_queue`` names the Celery queue every task of the rule's DAG is sent to, so the
+    copies run on workers near the registries (``airflow celery worker -q <queue>``); absent:
+    Airflow's ``[operators] default_queue``. Executors without queues (LocalExecutor) ignore it.
     """
 
     name: str
@@ -324,6 +333,7 @@ class Rule(_Model):
     chunk_size_mib: int | None = Field(default=None, ge=1, le=tuning.MAX_CHUNK_MIB)
     speed_limit_kbps: int | None = Field(default=None, ge=1)
     notify: tuple[str, ...] = ()
+    worker_queue: str | None = None
 
     @property
     def dag_id(self) -> str:
@@ -372,6 +382,23 @@ class Rule(_Model):
         repeated = sorted({conn_id for conn_id in value if value.count(conn_id) > 1})
         if repeated:
             raise ValueError(f"connection(s) {', '.join(repeated)} named more than once")
+        return value
+
+    @field_validator("worker_queue")
+    @classmethod
+    def _valid_queue(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if (
+            _QUEUE_RE.fullmatch(value) is None
+            or len(value) > _QUEUE_MAX
+            or value.startswith("amq.")
+        ):
+            raise ValueError(
+                f'"{value}" is not a valid Celery queue name: use letters, digits, ".", "_" and '
+                f'"-", starting with a letter or digit, at most {_QUEUE_MAX} characters, not '
+                'starting with "amq." (the name `airflow celery worker -q` takes)'
+            )
         return value
 
     @field_validator("destination_namespace")
