@@ -161,7 +161,7 @@ def test_each_rules_tasks_run_only_on_the_workers_of_its_queue(site: Site) -> No
 
 def test_a_worker_killed_in_the_middle_of_a_copy_loses_nothing(site: Site) -> None:
     """The worker running the copy is killed with every process it started while the
-    layer is on its way (a quarter of it at the destination); the scheduler notices the
+    layer is on its way (an eighth of it at the destination); the scheduler notices the
     missing heartbeats, the rule's retry runs on the other worker of queue ``a``, and the
     destination ends holding exactly the source's bytes."""
     region = site.regions["a"]
