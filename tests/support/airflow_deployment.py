@@ -258,20 +258,33 @@ class Deployment:
         were lost: no task it ran can finish or report anything afterwards.
 
         The worker's process group is not enough: Airflow puts each task process in a group
-        of its own. The whole tree is stopped first (SIGSTOP), so nothing in it moves while
-        it is listed, then killed.
+        of its own. The tree is stopped (SIGSTOP) and listed again until no process is new,
+        so nothing in it forks or exits while it is listed; then all of it is killed. (Listing
+        after a kill would miss the task processes: orphaned, they belong to init by then.)
         """
         (component,) = [c for c in self.components if c.name == f"celery-worker-{name}"]
         self.components.remove(component)
         self.killed.append(component)
         leader = component.process.pid
-        for sig in (signal.SIGSTOP, signal.SIGKILL):
-            with suppress(ProcessLookupError):
-                os.killpg(leader, sig)
-            for pid in _descendants([leader]):
+        with suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGSTOP)
+        tree: set[int] = set()
+        while new := _descendants([leader]) - tree:
+            for pid in new:
                 with suppress(ProcessLookupError):
-                    os.kill(pid, sig)
+                    os.kill(pid, signal.SIGSTOP)
+            tree |= new
+        with suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGKILL)
+        for pid in tree:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         component.process.wait()
+        deadline = time.monotonic() + 10
+        while survivors := sorted(pid for pid in tree if _running(pid)):
+            if time.monotonic() > deadline:
+                raise DeploymentError(f"worker {name}: processes {survivors} outlived SIGKILL")
+            time.sleep(0.1)
 
     def __enter__(self) -> Deployment:
         return self
@@ -645,6 +658,15 @@ def _descendants(pids: list[int]) -> set[int]:
                 found.add(child)
                 pending.append(child)
     return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _terminate(processes: list[subprocess.Popen[bytes]], grace: float) -> None:

@@ -24,6 +24,7 @@ from pydantic import (
 from regrep import filters, tuning
 from regrep.oci import Platform, validate_repository
 from regrep.platforms import PlatformResult, parse_platform
+from regrep.rules.worker_queues import checked_worker_queue
 
 ResourceType = Literal["image", "chart", "artifact"]
 """Harbor's resource filter: container images, Helm charts, or any other OCI artifact."""
@@ -39,11 +40,6 @@ last path part (``a/b/c`` with namespace ``n`` becomes ``n/c``)."""
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _NAME_MAX = 200  # "replicate_" + name must fit Airflow's 250-character dag_id
 _CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
-# A Celery queue name every broker takes: Redis keys, SQS queue names and AMQP short strings
-# (255 bytes; "amq." names are RabbitMQ's own); no "," or spaces, which would split it in
-# `airflow celery worker -q a,b`.
-_QUEUE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_QUEUE_MAX = 255
 
 
 class _Model(BaseModel):
@@ -335,6 +331,8 @@ class Rule(_Model):
     notify: tuple[str, ...] = ()
     worker_queue: str | None = None
 
+    _valid_queue = field_validator("worker_queue")(checked_worker_queue)
+
     @property
     def dag_id(self) -> str:
         """The Airflow DAG id of this rule."""
@@ -382,23 +380,6 @@ class Rule(_Model):
         repeated = sorted({conn_id for conn_id in value if value.count(conn_id) > 1})
         if repeated:
             raise ValueError(f"connection(s) {', '.join(repeated)} named more than once")
-        return value
-
-    @field_validator("worker_queue")
-    @classmethod
-    def _valid_queue(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if (
-            _QUEUE_RE.fullmatch(value) is None
-            or len(value) > _QUEUE_MAX
-            or value.startswith("amq.")
-        ):
-            raise ValueError(
-                f'"{value}" is not a valid Celery queue name: use letters, digits, ".", "_" and '
-                f'"-", starting with a letter or digit, at most {_QUEUE_MAX} characters, not '
-                'starting with "amq." (the name `airflow celery worker -q` takes)'
-            )
         return value
 
     @field_validator("destination_namespace")
