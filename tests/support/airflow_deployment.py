@@ -152,7 +152,6 @@ class Deployment:
         self.worker_name = f"{self.name}@{socket.gethostname()}"
         self.celery_workers: list[CeleryWorker] = []
         self.components: list[Component] = []
-        self.killed: list[Component] = []
         self._api: AirflowApi | None = None
         self._celery: Celery | None = None
         self._database_created = False
@@ -264,7 +263,6 @@ class Deployment:
         """
         (component,) = [c for c in self.components if c.name == f"celery-worker-{name}"]
         self.components.remove(component)
-        self.killed.append(component)
         leader = component.process.pid
         with suppress(ProcessLookupError):
             os.killpg(leader, signal.SIGSTOP)
