@@ -85,3 +85,4 @@ bench: env
 	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_speed_limit.py
+	$(PY) bench/bench_scale_out.py

@@ -2,9 +2,10 @@
 
 Each DAG is ``plan`` -> ``copy`` (mapped, one task instance per resource, labelled
 ``repo:tag``) -> ``summary``; a rule with ``replicate_deletion`` also has ``delete`` beside
-``copy``. A rule's trigger becomes the schedule: none for manual, its cron for scheduled
-(one run at a time, no catch-up: runs never pile up), and for event-based the asset of the
-source endpoint (:func:`~regrep.tasks.assets.source_asset`), which the webhook receiver
+``copy``; a rule's ``worker_queue`` is the Celery queue of them all (:func:`worker_queue`).
+A rule's trigger becomes the schedule: none for manual, its cron for scheduled (one run at a
+time, no catch-up: runs never pile up), and for event-based the asset of the source endpoint
+(:func:`~regrep.tasks.assets.source_asset`), which the webhook receiver
 (:mod:`regrep.webhooks`) updates when the source reports a push or a deletion.
 
 Airflow re-parses the DAG file at every task start, so building is cheap: only Airflow's SDK
@@ -112,6 +113,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
         default_args={
             "retries": rule.retries,
             "retry_delay": timedelta(minutes=rule.retry_delay_minutes),
+            **worker_queue(rule),
         },
     ) as dag:
         _add_tasks(rule)
@@ -176,6 +178,18 @@ def _add_tasks(rule: Rule) -> None:
     work >> summary()
 
 
+def worker_queue(rule: Rule) -> dict[str, str]:
+    """The ``queue`` of every task of the rule's DAG: its ``worker_queue``, if it has one.
+
+    All of them, not the copies alone: the plan lists both registries and copies the blobs
+    resources share, copies and deletions write to the destination, and the summary, which
+    talks to no registry, follows so that workers serving only regional queues run a whole
+    execution, with no default-queue worker needed. Without one, Airflow's
+    ``[operators] default_queue`` applies; executors without queues ignore it.
+    """
+    return {"queue": rule.worker_queue} if rule.worker_queue else {}
+
+
 def schedule(rule: Rule) -> str | list[Asset] | None:
     """The DAG schedule for the rule's trigger."""
     trigger = rule.trigger
@@ -219,6 +233,7 @@ def rule_doc(rule: Rule, path: Path) -> str:
         ("Override", "yes" if rule.override else "no"),
         ("Enabled", "yes" if rule.enabled else "no"),
         ("Retries", f"{rule.retries}, {rule.retry_delay_minutes} min apart"),
+        ("Worker queue", f"`{rule.worker_queue}`" if rule.worker_queue else "Airflow's default"),
         ("Rule file", f"`{path}`"),
     ]
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)

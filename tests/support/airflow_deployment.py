@@ -2,9 +2,10 @@
 
 `start_deployment` runs what a production install runs, each as its own process: the API
 server, the scheduler, the DAG processor, the triggerer and, for the CeleryExecutor, a Celery
-worker. They share a fresh PostgreSQL database on the machine's server (127.0.0.1:5432, user
-postgres) and, for Celery, the machine's Redis under a key prefix of their own, so deployments
-of concurrent test runs never see each other's tasks. Everything a deployment creates is named
+worker (or several, each with its own name and queues: `CeleryWorker`). They share a fresh
+PostgreSQL database on the machine's server (127.0.0.1:5432, user postgres) and, for Celery,
+the machine's Redis under a key prefix of their own, so deployments of concurrent test runs
+never see each other's tasks. Everything a deployment creates is named
 ``regrep_e2e_<pid>_<random>``; a later start drops what a dead test process left behind.
 
 Tests then drive the deployment the way a user does, through the REST API v2 (`Deployment.api`
@@ -27,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ import redis
 from celery import Celery
 
 from regrep.airflow_api import AirflowApi, ApiError
-from tests.support.layout import DAGS_FOLDER, PLUGINS_FOLDER
+from tests.support.layout import DAGS_FOLDER, PLUGINS_FOLDER, REPO
+from tests.support.worker_hostname import HOSTNAME_CALLABLE, HOSTNAME_ENV
 
 Executor = Literal["LocalExecutor", "CeleryExecutor"]
 T = TypeVar("T")
@@ -69,6 +71,19 @@ class DeploymentError(RuntimeError):
     """The deployment did not start, a component died, or a wait ran out of time."""
 
 
+@dataclass(frozen=True)
+class CeleryWorker:
+    """One Celery worker process of a deployment: its name and the queues it consumes.
+
+    ``name`` is also the host name its task instances record (Airflow's ``hostname`` of a
+    task instance), which tells apart workers that all run on this one machine. No queues:
+    Airflow's default queue (``[operators] default_queue``).
+    """
+
+    name: str
+    queues: tuple[str, ...] = ()
+
+
 @dataclass
 class Component:
     """One Airflow process, leader of its own process group, logging to one file."""
@@ -88,6 +103,7 @@ def start_deployment(
     connections: Mapping[str, Mapping[str, Any]] | None = None,
     extra_env: Mapping[str, str] | None = None,
     worker_concurrency: int = 4,
+    celery_workers: Sequence[CeleryWorker] = (),
     startup_timeout: float = 240,
 ) -> Deployment:
     """Start a deployment in ``workdir`` and wait until every component reports healthy.
@@ -96,8 +112,10 @@ def start_deployment(
     given (`tests.support.layout`).
     ``connections`` maps a connection id to its ``AIRFLOW_CONN_<ID>`` JSON document;
     ``rules_dir`` becomes ``REGREP_RULES_DIR``; ``extra_env`` is applied last, so a test can
-    override any setting (``AIRFLOW__CORE__PARALLELISM``...). Use the result as a context
-    manager, or call `Deployment.stop`.
+    override any setting (``AIRFLOW__CORE__PARALLELISM``...). The CeleryExecutor gets one
+    worker, ``celery-worker``, on the default queue, unless ``celery_workers`` names them
+    (components ``celery-worker-<name>``). Use the result as a context manager, or call
+    `Deployment.stop`.
     """
     deployment = Deployment(workdir, executor)
     try:
@@ -108,6 +126,7 @@ def start_deployment(
             connections=connections or {},
             extra_env=extra_env or {},
             worker_concurrency=worker_concurrency,
+            celery_workers=celery_workers,
             startup_timeout=startup_timeout,
         )
     except BaseException as error:
@@ -131,6 +150,7 @@ class Deployment:
         self.admin_password = ""
         self.env: dict[str, str] = {}
         self.worker_name = f"{self.name}@{socket.gethostname()}"
+        self.celery_workers: list[CeleryWorker] = []
         self.components: list[Component] = []
         self._api: AirflowApi | None = None
         self._celery: Celery | None = None
@@ -148,6 +168,7 @@ class Deployment:
         connections: Mapping[str, Mapping[str, Any]],
         extra_env: Mapping[str, str],
         worker_concurrency: int,
+        celery_workers: Sequence[CeleryWorker],
         startup_timeout: float,
     ) -> None:
         """Create the database, migrate it, start the components and wait for their health."""
@@ -185,17 +206,29 @@ class Deployment:
         if self.executor == "CeleryExecutor":
             self._celery = Celery(broker=REDIS_URL)
             self._celery.conf.broker_transport_options = {"global_keyprefix": self.name}
-            self._spawn(
-                "celery-worker",
-                "celery",
-                "worker",
-                "--concurrency",
-                str(worker_concurrency),
-                "--celery-hostname",
-                self.worker_name,
-                "--without-mingle",
-                "--without-gossip",
-            )
+            worker = ("celery", "worker", "--concurrency", str(worker_concurrency))
+            quiet = ("--without-mingle", "--without-gossip")
+            self.celery_workers = list(celery_workers)
+            if not celery_workers:
+                self._spawn("celery-worker", *worker, "--celery-hostname", self.worker_name, *quiet)
+            for named in celery_workers:
+                self._spawn(
+                    f"celery-worker-{named.name}",
+                    *worker,
+                    "--celery-hostname",
+                    self._celery_hostname(named),
+                    *(("--queues", ",".join(named.queues)) if named.queues else ()),
+                    # Logs are read where every worker writes them, the deployment's own
+                    # folder; one log server per worker would want a port of its own.
+                    "--skip-serve-logs",
+                    *quiet,
+                    env={
+                        # Airflow names a task instance's host by [core] hostname_callable.
+                        "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE,
+                        HOSTNAME_ENV: named.name,
+                        "PYTHONPATH": str(REPO),
+                    },
+                )
         self._api = AirflowApi(self.url, ADMIN_USER, password)
         self._poll(
             "every component to report healthy", self._healthy, startup_timeout, self._health
@@ -218,6 +251,38 @@ class Deployment:
         if self._database_created:
             _admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         _delete_redis_keys(f"{self.name}*")
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the Celery worker ``name`` and every process it started, as if its host
+        were lost: no task it ran can finish or report anything afterwards.
+
+        The worker's process group is not enough: Airflow puts each task process in a group
+        of its own. The tree is stopped (SIGSTOP) and listed again until no process is new,
+        so nothing in it forks or exits while it is listed; then all of it is killed. (Listing
+        after a kill would miss the task processes: orphaned, they belong to init by then.)
+        """
+        (component,) = [c for c in self.components if c.name == f"celery-worker-{name}"]
+        self.components.remove(component)
+        leader = component.process.pid
+        with suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGSTOP)
+        tree: set[int] = set()
+        while new := _descendants([leader]) - tree:
+            for pid in new:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            tree |= new
+        with suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGKILL)
+        for pid in tree:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        component.process.wait()
+        deadline = time.monotonic() + 10
+        while survivors := sorted(pid for pid in tree if _running(pid)):
+            if time.monotonic() > deadline:
+                raise DeploymentError(f"worker {name}: processes {survivors} outlived SIGKILL")
+            time.sleep(0.1)
 
     def __enter__(self) -> Deployment:
         return self
@@ -364,12 +429,12 @@ class Deployment:
             parts.append(f"==== {name} (last {lines} lines) ====\n{_tail(text, lines)}")
         return "\n".join(parts)
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def _spawn(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
         log_path = self.log_path(name)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [str(AIRFLOW), *args],
-                env=self.env,
+                env={**self.env, **(env or {})},
                 cwd=self.workdir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -394,11 +459,15 @@ class Deployment:
             return None
         if any(health[part]["status"] != "healthy" for part in HEALTH_COMPONENTS):
             return None
-        if self._celery is not None and not self._celery.control.ping(
-            destination=[self.worker_name], timeout=1.0
-        ):
-            return None
+        if self._celery is not None:
+            names = [self._celery_hostname(w) for w in self.celery_workers] or [self.worker_name]
+            answered = self._celery.control.ping(destination=names, timeout=1.0)
+            if {name for reply in answered for name in reply} != set(names):
+                return None
         return True
+
+    def _celery_hostname(self, worker: CeleryWorker) -> str:
+        return f"{worker.name}.{self.name}@{socket.gethostname()}"
 
     def _health(self) -> str:
         """What the API server last said about health, for a startup timeout's message."""
@@ -587,6 +656,15 @@ def _descendants(pids: list[int]) -> set[int]:
                 found.add(child)
                 pending.append(child)
     return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _terminate(processes: list[subprocess.Popen[bytes]], grace: float) -> None:

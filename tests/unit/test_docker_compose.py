@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from regrep.rules import load_rule
 from tests.support.layout import REPO
 from tests.support.lock import locked_version
 
@@ -199,3 +200,13 @@ def test_the_build_context_holds_what_the_wheel_is_made_of() -> None:
     lines = (REPO / ".dockerignore").read_text().splitlines()
     patterns = [line for line in lines if line and not line.startswith("#")]
     assert patterns[:4] == ["*", "!pyproject.toml", "!README.md", "!plugins/"]
+
+
+def test_the_regional_worker_is_a_worker_serving_the_wan_examples_queue() -> None:
+    services = compose()["services"]
+    worker, regional = services["airflow-worker"], services["airflow-worker-dr-site"]
+    queue = load_rule(REPO / "docs" / "rules" / "examples" / "wan-mirror.yaml").worker_queue
+
+    assert regional.pop("command") == f"celery worker --queues {queue}"
+    assert regional.pop("profiles") == ["regional"]
+    assert regional == {key: value for key, value in worker.items() if key != "command"}

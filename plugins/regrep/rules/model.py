@@ -24,6 +24,7 @@ from regrep.oci.platform_filter import PlatformResult, parse_platform
 from regrep.rules import patterns
 from regrep.rules.strict_model import StrictModel
 from regrep.rules.triggers import ManualTrigger, Trigger
+from regrep.rules.worker_queues import checked_worker_queue
 
 ResourceType = Literal["image", "chart", "artifact"]
 """Harbor's resource filter: container images, Helm charts, or any other OCI artifact."""
@@ -229,6 +230,10 @@ class Rule(StrictModel):
 
     ``notify`` names Airflow connections of the ``http`` type: when an execution ends, each
     receives Harbor's replication event (:mod:`regrep.executions.notifications`).
+
+    ``worker_queue`` names the Celery queue every task of the rule's DAG is sent to, so the
+    copies run on workers near the registries (``airflow celery worker -q <queue>``); absent:
+    Airflow's ``[operators] default_queue``. Executors without queues (LocalExecutor) ignore it.
     """
 
     name: str
@@ -255,6 +260,9 @@ class Rule(StrictModel):
     chunk_size_mib: int | None = Field(default=None, ge=1, le=tuning.MAX_CHUNK_MIB)
     speed_limit_kbps: int | None = Field(default=None, ge=1)
     notify: tuple[str, ...] = ()
+    worker_queue: str | None = None
+
+    _valid_queue = field_validator("worker_queue")(checked_worker_queue)
 
     @property
     def dag_id(self) -> str:

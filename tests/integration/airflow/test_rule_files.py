@@ -59,6 +59,32 @@ def test_each_rule_becomes_a_dag_shaped_by_its_trigger(write_rule: WriteRule) ->
 
 
 @pytest.mark.smoke
+def test_a_worker_queue_is_the_queue_of_every_task_of_the_rule(write_rule: WriteRule) -> None:
+    from airflow.sdk import conf
+
+    write_rule(
+        "near",
+        source="src",
+        destination="dst",
+        trigger={"type": "event_based"},
+        replicate_deletion=True,
+        worker_queue="eu-west",
+    )
+    write_rule("anywhere", source="src", destination="dst")
+
+    bag = load_dags()
+
+    near, anywhere = bag.dags["replicate_near"], bag.dags["replicate_anywhere"]
+    assert {task.task_id: task.queue for task in near.tasks} == dict.fromkeys(
+        ("plan", "copy", "delete", "summary"), "eu-west"
+    )
+    assert "| Worker queue | `eu-west` |" in (near.doc_md or "")
+    default_queue = conf.get("operators", "default_queue")
+    assert {task.queue for task in anywhere.tasks} == {default_queue}
+    assert "| Worker queue | Airflow's default |" in (anywhere.doc_md or "")
+
+
+@pytest.mark.smoke
 def test_an_invalid_rule_file_is_reported_and_the_valid_rules_still_load(
     write_rule: WriteRule, rules_dir: Path
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
@@ -187,6 +188,7 @@ def fill_rule_form(page: Page) -> None:
     page.type_into("filters.name", "library/**")
     page.choose("destination", "mirror")
     page.type_into("destination_namespace", "mirror")
+    page.type_into("worker_queue", "mirror-site")
 
 
 def test_a_rule_is_written_previewed_run_and_read_in_the_page(
@@ -246,7 +248,8 @@ def test_a_rule_is_written_previewed_run_and_read_in_the_page(
         # Saved: the rule's file is written and its DAG parsed; then it is replicated.
         page.button("Save")
         element(driver, "table[aria-label='Executions']")
-        assert (site.rules / "mirror-library.yaml").exists()
+        saved = yaml.safe_load((site.rules / "mirror-library.yaml").read_text())
+        assert saved["worker_queue"] == "mirror-site"  # which the LocalExecutor ignores
         wait_for_dag(site, "replicate_mirror-library")
         page.button("Replicate now")
         state = wait(

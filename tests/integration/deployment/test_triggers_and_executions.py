@@ -1,4 +1,5 @@
-"""Issue 4 end to end: triggers, events and the execution record on a real Airflow.
+"""Issue 4 end to end: triggers, events and the execution record on a real Airflow (and
+issue 14's ``worker_queue``, which the LocalExecutor ignores).
 
 One LocalExecutor deployment on the machine's PostgreSQL (API server, scheduler, DAG
 processor, triggerer) serves every test of this module; each test brings its own registries,
@@ -143,6 +144,31 @@ def test_manual_rule_runs_when_triggered_and_records_its_execution(
     note = site.run(dag_id, run_id)["note"]  # written by regrep's listener, shown in the UI
     assert note == shown.stdout.rstrip("\n")
     assert site.regrep("executions", "show", "manual", run_id).stdout == shown.stdout
+
+
+def test_the_local_executor_ignores_a_rules_worker_queue(
+    site: Site, registries: Callable[..., RunningRegistry]
+) -> None:
+    """LocalExecutor has no queues: the tasks carry the rule's queue, which no worker
+    consumes here, and run all the same."""
+    source, destination = registries("queue-src"), registries("queue-dst")
+    image = push_image(source, "apps/web", "1.0")
+    site.deployment.create_connection("queue_src", CONN_TYPE, source.url)
+    site.deployment.create_connection("queue_dst", CONN_TYPE, destination.url)
+    dag_id = site.add_rule(
+        "queued", source="queue_src", destination="queue_dst", worker_queue="eu-west", retries=0
+    )
+
+    run_id = site.deployment.trigger(dag_id)
+
+    assert site.deployment.wait_for_run(dag_id, run_id, timeout=120) == "success"
+    instances = site.deployment.task_instances(dag_id, run_id)
+    assert {(ti["task_id"], ti["queue"]) for ti in instances} == {
+        ("plan", "eu-west"),
+        ("copy", "eu-west"),
+        ("summary", "eu-west"),
+    }
+    assert manifest_digest(destination, "apps/web", "1.0") == image.digest
 
 
 @dataclass(frozen=True)

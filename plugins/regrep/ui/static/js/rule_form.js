@@ -146,6 +146,7 @@ function initialValues(source) {
     byChunk: rule.copy_by_chunk ?? false,
     chunkSize: rule.chunk_size_mib ?? "",
     speed: rule.speed_limit_kbps ?? "",
+    workerQueue: rule.worker_queue ?? "",
     notify: Array.isArray(rule.notify) ? rule.notify : rule.notify ? [rule.notify] : [],
   };
 }
@@ -247,6 +248,12 @@ function buildForm(c, values, endpoints, editing) {
     ),
     c.check("copy_by_chunk", "Copy by chunk", v.byChunk, "Upload blobs in chunks, resuming an interrupted one."),
     c.field("chunk_size_mib", "Chunk size (MiB)", number(v.chunkSize, { min: 1, placeholder: "default" })),
+    c.field(
+      "worker_queue",
+      "Worker queue",
+      input(v.workerQueue, { autocomplete: "off", placeholder: "Airflow's default queue" }),
+      "The Celery queue of the rule's tasks, served by workers near the registries (airflow celery worker -q NAME). The LocalExecutor ignores it.",
+    ),
   );
   const notify = h(
     "fieldset",
@@ -284,6 +291,7 @@ function ruleBody(c) {
     notify: list(text("notify")),
   };
   if (text("description")) body.description = text("description");
+  if (text("worker_queue")) body.worker_queue = text("worker_queue");
   if (c.get("mode").value) body.mode = c.get("mode").value;
   if (text("filters.resource")) body.filters.resource = text("filters.resource");
   if (text("filters.platforms")) {
