@@ -1,8 +1,13 @@
 """Rules in, DAGs out: one Airflow DAG ``replicate_<name>`` per replication rule file.
 
 Each DAG is ``plan`` -> ``copy`` (mapped, one task instance per resource, labelled
-``repo:tag``) -> ``summary``; a rule with ``replicate_deletion`` also has ``delete`` beside
-``copy``; a rule's ``worker_queue`` is the Celery queue of them all (:func:`worker_queue`).
+``repo:tag``); a rule with ``replicate_deletion`` also has ``delete`` beside ``copy``; a
+rule's ``worker_queue`` is the Celery queue of them all (:func:`worker_queue`). The run ends
+with its copies: it fails if the plan or any copy or deletion failed (the repositories the
+plan refused fail an instance of their own, :mod:`regrep.tasks.fanout`), and the execution
+record is written into the run's note by the listener (:mod:`regrep.executions.listener`) as
+the run ends, so no task after the copies has to wait for the scheduler to start it
+(docs/performance.md, "Where a run's seconds go").
 A rule's trigger becomes the schedule: none for manual, its cron for scheduled (one run at a
 time, no catch-up: runs never pile up), and for event-based the asset of the source endpoint
 (:func:`~regrep.tasks.assets.source_asset`), which the webhook receiver
@@ -13,8 +18,7 @@ and the rule models are imported here (the task bodies import the registry clien
 engine when they run; ``tests/unit/test_dag_file_imports.py``), and when Airflow says which
 DAG it is about to run only that DAG is built. The tasks are
 :func:`~regrep.tasks.data_task.data_task` s, which write no rendered template fields when
-they start, and the summary pushes its counts as one XCom (docs/performance.md, "Per-task
-overhead").
+they start (docs/performance.md, "Per-task overhead").
 
 An invalid rule file never stops the valid rules from loading: it becomes a DAG of its own,
 ``replicate_<file stem>`` tagged ``regrep-invalid``, whose description and docs carry the
@@ -35,13 +39,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, get_current_context, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from regrep.executions.record import (
-    COPY_TASK,
-    DELETE_TASK,
-    DELETIONS_KEY,
-    PLAN_TASK,
-    SUMMARY_TASK,
-)
+from regrep.executions.record import COPY_TASK, DELETE_TASK, DELETIONS_KEY, PLAN_TASK, REFUSED
 from regrep.rules import Rule, RuleError, load_rule_files, modes, rule_files, rules_dir
 from regrep.tasks.assets import source_asset
 from regrep.tasks.data_task import data_task
@@ -52,11 +50,16 @@ START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 INVALID_TAG = "regrep-invalid"
 # ``resource`` is the mapped argument, so the label is known before the task even starts:
 # ``repo:tag``, or ``repo@sha256:...`` for an untagged artifact (Resource.label); a batch
-# (see regrep.tasks.fanout) says how many more resources it copies.
+# (see regrep.tasks.fanout) says how many more resources it copies; the refused repositories'
+# instance names the first (record.entry_label).
 MAP_INDEX_TEMPLATE = (
-    "{% set resource = task.op_kwargs.resource %}{{ resource.source_repository }}"
+    "{% set resource = task.op_kwargs.resource %}"
+    f"{{% set refused = resource.get('{REFUSED}') %}}"
+    "{% if refused %}refused: {{ refused[0].label }}"
+    "{% if refused | length > 1 %} (+{{ refused | length - 1 }} more){% endif %}"
+    "{% else %}{{ resource.source_repository }}"
     "{% if resource.tag %}:{{ resource.tag }}{% else %}@{{ resource.digest }}{% endif %}"
-    "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more }} more){% endif %}"
+    "{% if task.op_kwargs.more %} (+{{ task.op_kwargs.more }} more){% endif %}{% endif %}"
 )
 
 
@@ -121,7 +124,7 @@ def rule_dag(rule: Rule, path: Path) -> DAG:
 
 
 def _add_tasks(rule: Rule) -> None:
-    """``plan`` -> ``copy`` (mapped) [+ ``delete``] -> ``summary``, in the DAG being built.
+    """``plan`` -> ``copy`` (mapped) [+ ``delete``], in the DAG being built.
 
     The task bodies import their modules when they run: parsing the DAG file loads no
     registry client.
@@ -157,35 +160,22 @@ def _add_tasks(rule: Rule) -> None:
         ti = get_current_context()["ti"]
         return run_delete(rule, ti.xcom_pull(task_ids=PLAN_TASK, key=DELETIONS_KEY) or [])
 
-    # One XCom: a ``dict`` return type would otherwise push each key as an XCom of its
-    # own, eleven more writes before the run can end.
-    @data_task(task_id=SUMMARY_TASK, trigger_rule="all_done", retries=0, multiple_outputs=False)
-    def summary() -> dict[str, Any]:
-        from regrep.tasks.summary_task import summary_task
-
-        # Everything is pulled, not passed: after a failed plan there is nothing to
-        # pass, and the summary must still run to fail the DAG run with a clear message.
-        return summary_task(rule, get_current_context())
-
     # XComArgs at parse time; ``Any`` because the SDK types a task call by the
     # callable's own parameter types.
     planned: Any = plan()
-    work: list[Any] = [copy.expand_kwargs(planned)]
+    copy.expand_kwargs(planned)
     if rule.replicate_deletion:
         deletions: Any = delete()
         planned >> deletions
-        work.append(deletions)
-    work >> summary()
 
 
 def worker_queue(rule: Rule) -> dict[str, str]:
     """The ``queue`` of every task of the rule's DAG: its ``worker_queue``, if it has one.
 
     All of them, not the copies alone: the plan lists both registries and copies the blobs
-    resources share, copies and deletions write to the destination, and the summary, which
-    talks to no registry, follows so that workers serving only regional queues run a whole
-    execution, with no default-queue worker needed. Without one, Airflow's
-    ``[operators] default_queue`` applies; executors without queues ignore it.
+    resources share, copies and deletions write to the destination, so workers serving only
+    regional queues run a whole execution, with no default-queue worker needed. Without
+    one, Airflow's ``[operators] default_queue`` applies; executors without queues ignore it.
     """
     return {"queue": rule.worker_queue} if rule.worker_queue else {}
 

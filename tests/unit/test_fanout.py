@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from regrep.planning.resources import Plan, Resource
+from regrep.executions.record import build_execution, entry_label, refusals
+from regrep.planning.resources import Plan, Refusal, Resource
 from regrep.tasks.fanout import MIN_BATCH, copy_entries
 
 
@@ -51,3 +52,35 @@ def test_the_mapped_list_stays_small_however_large_the_batches() -> None:
     large, _ = fan_out(10_000, max_tasks=256)
     per_instance = len(json.dumps(small)) / len(small)
     assert len(json.dumps(large)) / len(large) < 1.1 * per_instance
+
+
+def test_refused_repositories_share_one_last_instance_that_the_record_reads() -> None:
+    """The refusals travel in the mapped list as one instance (it fails the run); the record
+    gives each refused repository its own failed outcome, whatever that instance's state."""
+    plan = plan_of(2)
+    refused = [Refusal("team/app", "too shallow"), Refusal("team/db", "too shallow too")]
+    plan = Plan(resources=plan.resources, unchanged=[], listed=4, refused=refused)
+    instances = copy_entries(plan, [[], []], [{}, {}]).instances
+
+    assert len(instances) == 3
+    last = instances[-1]
+    assert refusals(last) == [r.to_dict() for r in refused]
+    assert entry_label(last) == "refused: team/app (+1 more)"
+    assert [entry_label(i) for i in instances[:2]] == ["apps/r0:t0", "apps/r0:t1"]
+    xcoms = {("plan", "return_value", -1): instances}
+    record = build_execution(
+        "replicate_r",
+        "manual__1",
+        "failed",
+        {
+            ("plan", -1): "success",
+            ("copy", 0): "success",
+            ("copy", 1): "failed",
+            ("copy", 2): "failed",
+        },
+        lambda task, key, index: xcoms.get((task, key, index)),
+    )
+    assert [(o.label, o.status, o.message) for o in record.outcomes[2:]] == [
+        ("team/app", "failed", "too shallow"),
+        ("team/db", "failed", "too shallow too"),
+    ]

@@ -1,10 +1,12 @@
 """An Airflow listener that writes each ended execution's record into its DAG run's note,
 and has the rule's ``notify`` endpoints told (:mod:`regrep.executions.notifications`).
 
-The UI shows a run's note beside the run, so the summary is there however the run ended:
-by its summary task, or stopped from the UI or the REST API, when the summary task never
-runs and Airflow's own task states say "failed" even for resources already copied. The
-record comes from what each task reported (:mod:`regrep.executions.record`).
+This is where a run's record is completed: the run ends with its copies, no task comes
+after them (a task would cost the run another scheduler loop and task start). The UI shows a
+run's note beside the run, so the record is there however the run ended: its tasks done, or
+stopped from the UI or the REST API, when Airflow's own task states say "failed" even for
+resources already copied. The record comes from what each task reported
+(:mod:`regrep.executions.record`), and the scheduler's log gets it too.
 
 Airflow calls the hooks inside the transaction that ended the run: in the scheduler, or in
 the API server for a ``PATCH`` of the run's state. The record is read through that same
@@ -29,6 +31,7 @@ from regrep.executions.record import (
     Execution,
     build_execution,
     note,
+    render,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +87,7 @@ def _note(dag_run: DagRun, session: Session, state: str) -> None:
     session.flush()
     execution = read_execution(dag_run, session, state)
     if execution.plan_state is not None:  # else an invalid rule's placeholder DAG
+        log.info("replication %s %s\n%s", dag_run.dag_id, dag_run.run_id, render(execution))
         dag_run.note = note(execution)
         notifications.announce(dag_run, execution)
 

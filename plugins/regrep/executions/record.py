@@ -13,8 +13,9 @@ from what its task reported, and its state only fills the gaps:
 - no result and no final failure: stopped, by ``regrep executions stop``, by the UI, or
   because its process was lost while a retry was still due.
 
-A repository the plan refused (a namespace flattening that cannot apply to it) has no copy
-task: it is one failed outcome, named after the repository, with the plan's reason.
+The repositories the plan refused (a namespace flattening that cannot apply to them) are the
+last copy instance's entry (:func:`refusals`): each is one failed outcome, named after the
+repository, with the plan's reason; that instance fails, and with it the run.
 
 A copy instance of a large run copies a batch of resources (:mod:`regrep.tasks.fanout`: its first
 in the mapped list, the rest in the plan's XCom :func:`batch_key`) and returns one result
@@ -22,9 +23,10 @@ per resource; when it fails it leaves the results it has as
 :data:`BATCH_RESULTS_KEY`, so each resource of the batch gets its own outcome.
 
 :func:`build_execution` assembles an :class:`Execution` from task states and an XCom reader,
-so the summary task, the listener that writes the run's note and ``regrep executions show``
-(through the REST API) all read it the same way. Pure: no Airflow, and cheap to import (the
-DAG factory takes its task ids and XCom keys from here while Airflow parses DAG files).
+so the listener that writes the run's note when the run ends, the Replication page and
+``regrep executions show`` (through the REST API) all read it the same way. Pure: no
+Airflow, and cheap to import (the DAG factory takes its task ids and XCom keys from here
+while Airflow parses DAG files).
 """
 
 from __future__ import annotations
@@ -36,13 +38,30 @@ from typing import Any
 from regrep.engine.sizes import human_size
 
 DAG_ID_PREFIX = "replicate_"  # a rule's DAG is replicate_<rule name>
-PLAN_TASK, COPY_TASK, DELETE_TASK, SUMMARY_TASK = "plan", "copy", "delete", "summary"
+PLAN_TASK, COPY_TASK, DELETE_TASK = "plan", "copy", "delete"
 COUNTS_KEY = "counts"  # the plan's XCom of ``listed`` and ``unchanged``
 DELETIONS_KEY = "deletions"  # the plan's XCom of deletions for the delete task
-REFUSED_KEY = "refused"  # the plan's XCom of repositories it refused: ``{"label", "message"}``
+REFUSED = "refused"  # the refused repositories' copy entry's resource: ``[{"label", "message"}]``
 ERROR_KEY = "error"  # a work task's failure: ``{"resource", "message", "final"}``
 BATCH_RESULTS_KEY = "results"  # a failed batch copy's results, failed resources included
 RETURN_KEY = "return_value"
+
+
+def refusals(entry: Mapping[str, Any]) -> list[Mapping[str, str]] | None:
+    """The refused repositories if ``entry`` (a copy instance's arguments) is their entry."""
+    found = entry["resource"].get(REFUSED)
+    return list(found) if isinstance(found, list) else None
+
+
+def entry_label(entry: Mapping[str, Any]) -> str:
+    """The name of what copy entry ``entry`` copies: a resource's label, or the refusals'."""
+    from regrep.planning.resources import Resource
+
+    refused = refusals(entry)
+    if refused is not None:
+        more = f" (+{len(refused) - 1} more)" if len(refused) > 1 else ""
+        return f"refused: {refused[0]['label']}{more}"
+    return Resource.from_dict(entry["resource"]).label
 
 
 def batch_key(index: int) -> str:
@@ -111,7 +130,7 @@ class Execution:
         return counts
 
     def summary(self) -> dict[str, Any]:
-        """The counts, bytes and failures: the summary task's return value."""
+        """The counts, bytes and failures: what the UI, the CLI and notifications report."""
         copies = [o.result for o in self.outcomes if o.action == "copy" and o.result is not None]
         return {
             **self.tally(),
@@ -133,29 +152,20 @@ def build_execution(
     XComs are read only where they can exist: a copy's result only once its task has left
     the unfinished states.
     """
-    from regrep.planning.resources import Resource
-
     plan_state = states.get((PLAN_TASK, -1))
     copies = xcom(PLAN_TASK, RETURN_KEY, -1)
     if copies is None:
         return Execution(dag_id, run_id, run_state, plan_state, planned=False)
     counts = xcom(PLAN_TASK, COUNTS_KEY, -1) or {}
     active = run_state in ACTIVE_RUN_STATES
-    outcomes = [
-        outcome
-        for index, item in enumerate(copies)
-        for outcome in _copy_outcomes(
-            [Resource.from_dict(entry["resource"]).label for entry in _batch(item, index, xcom)],
-            index,
-            states,
-            xcom,
-            active,
-        )
-    ]
-    outcomes += [
-        Outcome(str(item["label"]), "copy", "failed", str(item["message"]))
-        for item in xcom(PLAN_TASK, REFUSED_KEY, -1) or []
-    ]
+    outcomes: list[Outcome] = []
+    for index, item in enumerate(copies):
+        refused = refusals(item)
+        if refused is not None:
+            outcomes += [Outcome(r["label"], "copy", "failed", r["message"]) for r in refused]
+        else:
+            labels = [entry_label(entry) for entry in _batch(item, index, xcom)]
+            outcomes += _copy_outcomes(labels, index, states, xcom, active)
     deletions = xcom(PLAN_TASK, DELETIONS_KEY, -1) or []
     if deletions:
         labels = [str(item["label"]) for item in deletions]
@@ -183,9 +193,7 @@ def copy_results_by_index(
     ``copies`` (its return value) say which resource each instance copies, so the label
     finds the index. A value that matches no instance is ignored.
     """
-    from regrep.planning.resources import Resource
-
-    index = {Resource.from_dict(entry["resource"]).label: i for i, entry in enumerate(copies)}
+    index = {entry_label(entry): i for i, entry in enumerate(copies) if refusals(entry) is None}
     found: dict[int, Any] = {}
     for value in returned:
         first = value[0] if isinstance(value, list) and value else value

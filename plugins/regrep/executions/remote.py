@@ -15,7 +15,6 @@ from typing import Any
 from regrep.airflow_api import AirflowApi, ApiError
 from regrep.executions.record import (
     ACTIVE_RUN_STATES,
-    SUMMARY_TASK,
     UNFINISHED,
     Execution,
     build_execution,
@@ -96,8 +95,8 @@ def stop(api: AirflowApi, dag_id: str, run_id: str) -> list[str]:
     ended: list[str] = []
     for ti in api.paginate(f"{run_path}/taskInstances", "task_instances"):
         task_id, map_index, state = str(ti["task_id"]), int(ti["map_index"]), ti["state"]
-        if task_id == SUMMARY_TASK or state not in UNFINISHED:
-            continue  # the summary is skipped with the run, and must not start before
+        if state not in UNFINISHED:
+            continue
         new_state = "failed" if state in RUNNING_STATES else "skipped"
         suffix = f"/{map_index}" if map_index >= 0 else ""
         api.patch(f"{run_path}/taskInstances/{task_id}{suffix}", {"new_state": new_state})

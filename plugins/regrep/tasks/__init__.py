@@ -1,4 +1,4 @@
-"""What Airflow runs: the plan, copy, delete and summary task callables and their operator.
+"""What Airflow runs: the plan, copy and delete task callables and their operator.
 
 The Airflow-facing side of regrep: these modules turn Airflow's context (XComs, asset
 events, SIGTERM) into calls of :mod:`regrep.planning` and :mod:`regrep.engine`, and typed

@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.engine.resource_copy import copy_resource
 from regrep.engine.transfer import Transfer
-from regrep.executions.record import BATCH_RESULTS_KEY, PLAN_TASK, batch_key
+from regrep.executions.record import BATCH_RESULTS_KEY, PLAN_TASK, batch_key, refusals
 from regrep.planning.resources import Resource
 from regrep.registry.cancellation import Cancellation
 from regrep.registry.errors import RegistryError, is_transient
@@ -22,6 +22,9 @@ from regrep.tasks.rule_clients import rule_clients
 from regrep.tasks.termination import stop_on_termination
 
 log = logging.getLogger(__name__)
+
+NAMED_REFUSALS = 20
+"""Refused repositories the failure of their instance names; the execution record has all."""
 
 
 def copy(
@@ -35,8 +38,12 @@ def copy(
     blob (existing, mounted or copied, with size and speed) to this module's logger, which
     Airflow routes into the task log. A result is :meth:`CopyResult.to_dict` plus
     ``resource``, the ``repo:tag`` label; a batch returns one per resource. A failure that
-    will not be retried is recorded too, so the execution record tells it from a stop.
+    will not be retried is recorded too, so the execution record tells it from a stop. The
+    entry of the repositories the plan refused fails, naming them.
     """
+    refused = refusals(entry)
+    if refused is not None:
+        raise AirflowFailException(refusal_message(refused))
     entries = [entry, *(batch_rest(more) if more else ())]
     label = Resource.from_dict(entry["resource"]).label
     transfer = Transfer.of(rule)  # one per task: the batch's copies share its uploads
@@ -51,6 +58,15 @@ def copy(
         if not more:
             return _copy_one(rule, source, destination, entry, transfer)
         return _copy_batch(rule, source, destination, entries, transfer)
+
+
+def refusal_message(refused: Sequence[Mapping[str, str]]) -> str:
+    """Why the refusals' instance fails: each refused repository and the plan's reason."""
+    named = "; ".join(f"{r['label']}: {r['message']}" for r in refused[:NAMED_REFUSALS])
+    more = len(refused) - NAMED_REFUSALS
+    return f"the rule cannot replicate {len(refused)} source repositories, not copied: {named}" + (
+        f"; and {more} more (the run's note lists them)" if more > 0 else ""
+    )
 
 
 def batch_rest(more: int) -> list[Mapping[str, Any]]:

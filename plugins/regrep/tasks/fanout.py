@@ -13,6 +13,10 @@ about; ``mount_from``; ``seeded``, where the blobs it shares with other resource
 :mod:`regrep.engine.seeding`) plus ``more``, how many resources the rest of its batch holds.
 That rest travels apart, as the plan's XCom :func:`~regrep.executions.record.batch_key` of
 the instance: every mapped instance reads the whole mapped list when it starts.
+
+Repositories the plan refused get one last instance, whose ``resource`` lists them
+(:data:`~regrep.executions.record.REFUSED`): it fails with their reasons, so the run fails as
+Harbor's execution does, with no task after the copies to decide it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from regrep.engine.seeding import seed_shared_blobs
 from regrep.engine.transfer import Transfer
+from regrep.executions.record import REFUSED
 from regrep.registry.protocols import DestinationRegistry, SourceRegistry
 
 if TYPE_CHECKING:
@@ -51,7 +56,8 @@ def copy_entries(
     seeded: Sequence[dict[str, str]],
     max_tasks: int = MAX_COPY_TASKS,
 ) -> CopyMap:
-    """The copy task instances (at most ``max_tasks``) and the rests of their batches."""
+    """The copy task instances (at most ``max_tasks``, and the refusals' one) and the rests of
+    their batches."""
     entries = [
         {"resource": resource.to_dict(), "mount_from": candidates, "seeded": shared}
         for resource, candidates, shared in zip(plan.resources, mount_from, seeded, strict=True)
@@ -60,8 +66,14 @@ def copy_entries(
     if len(entries) > max_tasks:
         size = max(MIN_BATCH, -(-len(entries) // max(1, max_tasks)))  # ceiling division
     batches = [entries[start : start + size] for start in range(0, len(entries), size)]
+    instances = [{**batch[0], "more": len(batch) - 1} for batch in batches]
+    if plan.refused:
+        refused = [refusal.to_dict() for refusal in plan.refused]
+        instances.append(
+            {"resource": {REFUSED: refused}, "mount_from": [], "seeded": {}, "more": 0}
+        )
     return CopyMap(
-        instances=[{**batch[0], "more": len(batch) - 1} for batch in batches],
+        instances=instances,
         rests={index: batch[1:] for index, batch in enumerate(batches) if len(batch) > 1},
     )
 

@@ -17,7 +17,7 @@ from airflow.sdk import Context, conf
 from airflow.sdk.exceptions import AirflowFailException
 
 from regrep.engine.transfer import Transfer
-from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, REFUSED_KEY, batch_key
+from regrep.executions.record import COUNTS_KEY, DELETIONS_KEY, batch_key
 from regrep.planning.event_scope import EventScope, scope_of
 from regrep.planning.image_events import EventError, ImageEvent
 from regrep.planning.planner import plan_replication
@@ -43,9 +43,9 @@ LOGGED_RESOURCES = 200
 
 @dataclass(frozen=True)
 class RunWork:
-    """The work of one run: ``copies`` for the mapped copy task, ``counts`` for the summary,
-    ``deletions`` (:meth:`Deletion.to_dict`) for the delete task, ``refused`` the
-    repositories the rule cannot apply to (:meth:`Refusal.to_dict`), failed in the record.
+    """The work of one run: ``copies`` for the mapped copy task (the repositories the rule
+    cannot apply to included, see :mod:`regrep.tasks.fanout`), ``counts`` for the execution
+    record, ``deletions`` (:meth:`Deletion.to_dict`) for the delete task.
 
     Each copy is the keyword arguments of one copy task instance (``resource``, a
     :meth:`Resource.to_dict`, ``mount_from``, ``seeded`` and ``more``, how many resources
@@ -59,7 +59,6 @@ class RunWork:
     counts: dict[str, int]
     deletions: list[dict[str, Any]]
     batches: dict[int, list[dict[str, Any]]]
-    refused: list[dict[str, str]]
 
 
 def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
@@ -69,8 +68,6 @@ def plan_task(rule: Rule, context: Context) -> list[dict[str, Any]]:
     ti.xcom_push(COUNTS_KEY, work.counts)
     if work.deletions:
         ti.xcom_push(DELETIONS_KEY, work.deletions)
-    if work.refused:
-        ti.xcom_push(REFUSED_KEY, work.refused)
     for index, rest in work.batches.items():
         ti.xcom_push(batch_key(index), rest)
     return work.copies
@@ -164,7 +161,6 @@ def plan_run(rule: Rule, events: Sequence[ImageEvent] | None = None) -> RunWork:
         batches=copy_map.rests,
         counts={"listed": result.listed, "unchanged": len(result.unchanged)},
         deletions=[deletion.to_dict() for deletion in scope.deletions],
-        refused=[refusal.to_dict() for refusal in result.refused],
     )
 
 

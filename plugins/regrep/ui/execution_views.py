@@ -1,7 +1,7 @@
 """A rule's executions as the Replication page shows them, read from the metadata database.
 
 Each execution is one DAG run; its record comes from :func:`regrep.executions.listener.
-read_execution`, the reading that writes the run's note and the summary, so the page, the
+read_execution`, the reading that writes the run's note, so the page, the
 note and ``regrep executions show`` tell one story. On top of the record the page shows what
 Airflow knows of the run (trigger, start, duration) and of each resource's task: its bytes
 and seconds (the copy's result), and a link to its log in Airflow's UI.
@@ -23,6 +23,7 @@ from regrep.executions.record import (
     PLAN_TASK,
     RETURN_KEY,
     Execution,
+    refusals,
 )
 
 if TYPE_CHECKING:
@@ -84,13 +85,14 @@ def task_refs(copies: Sequence[dict[str, Any]] | None, execution: Execution) -> 
     """The task instance behind each of ``execution.outcomes``, in their order.
 
     :func:`~regrep.executions.record.build_execution` lists the copies' outcomes instance
-    by instance (each instance's own resource, then the ``more`` others of its batch), then
-    the deletions, all handled by the one delete task.
+    by instance (each instance's own resource, then the ``more`` others of its batch; the
+    refused repositories' instance, one each), then the deletions, all handled by the one
+    delete task.
     """
     refs = [
         TaskRef(COPY_TASK, index)
         for index, item in enumerate(copies or [])
-        for _ in range(1 + int(item.get("more") or 0))
+        for _ in range(len(refusals(item) or ()) or 1 + int(item.get("more") or 0))
     ]
     refs += [TaskRef(DELETE_TASK, -1)] * (len(execution.outcomes) - len(refs))
     return refs[: len(execution.outcomes)]

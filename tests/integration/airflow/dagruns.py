@@ -80,7 +80,8 @@ class TaskRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One DAG run: its id and state, its task instances and the summary task's result."""
+    """One DAG run: its id and state, its task instances and its execution record's counts
+    (:meth:`~regrep.executions.record.Execution.summary`; None when nothing was planned)."""
 
     run_id: str
     state: str
@@ -101,9 +102,11 @@ class RunRecord:
 def run_dag(dag_id: str) -> RunRecord:
     """Parse the DAG folder, run ``dag_id`` once in-process and return what happened."""
     from airflow.models import TaskInstance
-    from airflow.models.xcom import XComModel
+    from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    from regrep.executions.listener import read_execution
 
     bag = load_dags()
     assert not bag.import_errors, bag.import_errors
@@ -118,12 +121,9 @@ def run_dag(dag_id: str) -> RunRecord:
             TaskRecord(ti.task_id, ti.map_index, ti.state, ti.try_number, ti.rendered_map_index)
             for ti in instances
         ]
-        xcom = session.scalars(
-            XComModel.get_many(
-                run_id=run.run_id, key="return_value", dag_ids=dag_id, task_ids="summary"
-            )
-        ).first()
-        summary = XComModel.deserialize_value(xcom) if xcom is not None else None
+        attached = session.scalars(select(DagRun).where(DagRun.run_id == run.run_id)).one()
+        execution = read_execution(attached, session, str(run.state))
+        summary = execution.summary() if execution.planned else None
     return RunRecord(run_id=run.run_id, state=str(run.state), tasks=tasks, summary=summary)
 
 

@@ -120,7 +120,8 @@ def test_a_rule_replicating_deletions_runs_its_delete_task_beside_the_copies(
     bag = load_dags()
     mirror = bag.dags["replicate_mirror"]
     assert mirror.task_dict["delete"].upstream_task_ids == {"plan"}
-    assert mirror.task_dict["summary"].upstream_task_ids == {"copy", "delete"}
+    assert mirror.task_dict["copy"].upstream_task_ids == {"plan"}
+    assert set(mirror.task_dict) == {"plan", "copy", "delete"}
     assert "delete" not in bag.dags["replicate_plain"].task_dict
 
     run = run_dag("replicate_mirror")  # started by hand: no events, a full replication

@@ -98,12 +98,19 @@ def test_a_repository_too_shallow_for_the_flattening_fails_alone(
 
     assert run.state == "failed"
     assert run.task("plan").state == "success"
-    assert [(t.label, t.state) for t in run.mapped("copy")] == [("team/tools/cli:2", "success")]
+    assert [(t.label, t.state) for t in run.mapped("copy")] == [
+        ("team/tools/cli:2", "success"),
+        ("refused: team/app", "failed"),  # the instance that fails the run, naming them
+    ]
     assert manifest_digest(destination, "mirror/cli", "2") == deep.digest
-    assert run.task("summary").state == "failed"
     reason = (
         'repository "team/app" cannot be flattened by destination_namespace_replace_count 2: '
         "it has only 1 namespace part(s) before its name 'app'"
     )
     assert f"failed       team/app: {reason}" in run_note(run)
-    assert "1 of 2 resource(s) failed to replicate: team/app" in "".join(capfd.readouterr())
+    assert (
+        f"the rule cannot replicate 1 source repositories, not copied: team/app: {reason}"
+        in "".join(capfd.readouterr())
+    )
+    assert run.summary is not None
+    assert (run.summary["copied"], run.summary["failures"]) == (1, ["team/app"])

@@ -76,7 +76,7 @@ def test_a_worker_queue_is_the_queue_of_every_task_of_the_rule(write_rule: Write
 
     near, anywhere = bag.dags["replicate_near"], bag.dags["replicate_anywhere"]
     assert {task.task_id: task.queue for task in near.tasks} == dict.fromkeys(
-        ("plan", "copy", "delete", "summary"), "eu-west"
+        ("plan", "copy", "delete"), "eu-west"
     )
     assert "| Worker queue | `eu-west` |" in (near.doc_md or "")
     default_queue = conf.get("operators", "default_queue")

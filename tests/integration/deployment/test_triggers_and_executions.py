@@ -140,7 +140,6 @@ def test_manual_rule_runs_when_triggered_and_records_its_execution(
     assert "copying man_src/apps/web:1.0 to man_dst/apps/web:1.0" in log
     assert "copied blob sha256:" in log
     assert f"pushed {images[0].digest}" in log
-    assert "copied            2" in site.deployment.task_log(dag_id, run_id, "summary")
     note = site.run(dag_id, run_id)["note"]  # written by regrep's listener, shown in the UI
     assert note == shown.stdout.rstrip("\n")
     assert site.regrep("executions", "show", "manual", run_id).stdout == shown.stdout
@@ -166,7 +165,6 @@ def test_the_local_executor_ignores_a_rules_worker_queue(
     assert {(ti["task_id"], ti["queue"]) for ti in instances} == {
         ("plan", "eu-west"),
         ("copy", "eu-west"),
-        ("summary", "eu-west"),
     }
     assert manifest_digest(destination, "apps/web", "1.0") == image.digest
 
